@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 
 from .base import (
-    Batch,
     BarData,
     BarsData,
+    Batch,
     MalformedData,
     MarketDataProvider,
     ProfileData,

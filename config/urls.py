@@ -1,0 +1,15 @@
+"""Root URLs."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from config import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path(settings.ADMIN_URL, admin.site.urls),
+    path("", include("portfolios.urls")),
+    path("", include("market.urls")),
+]
