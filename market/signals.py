@@ -1,0 +1,9 @@
+"""Signals the market pipeline sends, so other apps react without market importing them."""
+
+from django.dispatch import Signal
+
+# Sent after a quotes refresh has committed; kwargs: refresh_run_id (int).
+quotes_refreshed = Signal()
+
+# Sent after new split events were stored; kwargs: split_event_ids (list[int]).
+splits_recorded = Signal()
