@@ -1,0 +1,197 @@
+"""Template filters that format prices, changes and market caps for the market pages.
+
+Every filter takes a Decimal (or an int, a numeric string, or None) and returns text; None and
+values that are not numbers render as an empty string, so a missing quote leaves a blank cell.
+Rounding is done on Decimal with ROUND_HALF_UP, never through float.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from django import template
+from django.conf import settings
+from django.utils import timezone
+
+register = template.Library()
+
+_COMPACT_STEPS = (
+    (Decimal("1e12"), "T"),
+    (Decimal("1e9"), "B"),
+    (Decimal("1e6"), "M"),
+    (Decimal("1e3"), "K"),
+)
+
+
+def to_decimal(value) -> Decimal | None:
+    """The value as a finite Decimal, or None when it is missing or not a number."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, float):
+        # str() gives the shortest repr, so 0.1 stays 0.1 rather than 0.1000000000000000055.
+        number = Decimal(str(value))
+    else:
+        try:
+            number = Decimal(str(value).strip())
+        except (InvalidOperation, ValueError):
+            return None
+    return number if number.is_finite() else None
+
+
+def _grouped(number: Decimal, decimals: int) -> str:
+    """Absolute value rounded half-up to `decimals` places, with thousands separators."""
+    quantum = Decimal(1).scaleb(-decimals)
+    rounded = abs(number).quantize(quantum, rounding=ROUND_HALF_UP)
+    return f"{rounded:,.{decimals}f}"
+
+
+def _is_negative_after_rounding(number: Decimal, decimals: int) -> bool:
+    quantum = Decimal(1).scaleb(-decimals)
+    return number.quantize(quantum, rounding=ROUND_HALF_UP) < 0
+
+
+def _decimals(arg, default: int) -> int:
+    try:
+        return max(0, min(int(arg), 12))
+    except (TypeError, ValueError):
+        return default
+
+
+@register.filter
+def usd(value, decimals=2) -> str:
+    """$1,234.56; -$12.30; blank for None. `{{ price|usd:4 }}` for more places."""
+    number = to_decimal(value)
+    if number is None:
+        return ""
+    places = _decimals(decimals, 2)
+    sign = "-" if _is_negative_after_rounding(number, places) else ""
+    return f"{sign}${_grouped(number, places)}"
+
+
+@register.filter
+def pct(value, decimals=2) -> str:
+    """A percentage already in percent units, signed: +1.23%, -0.50%, 0.00%."""
+    number = to_decimal(value)
+    if number is None:
+        return ""
+    places = _decimals(decimals, 2)
+    text = _grouped(number, places)
+    quantum = Decimal(1).scaleb(-places)
+    rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
+    if rounded > 0:
+        return f"+{text}%"
+    if rounded < 0:
+        return f"-{text}%"
+    return f"{text}%"
+
+
+@register.filter
+def signed(value, decimals=2) -> str:
+    """A signed number with grouping: +1,234.50, -0.25, 0.00."""
+    number = to_decimal(value)
+    if number is None:
+        return ""
+    places = _decimals(decimals, 2)
+    text = _grouped(number, places)
+    quantum = Decimal(1).scaleb(-places)
+    rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
+    if rounded > 0:
+        return f"+{text}"
+    if rounded < 0:
+        return f"-{text}"
+    return text
+
+
+@register.filter
+def signed_usd(value, decimals=2) -> str:
+    """A signed dollar amount: +$1,234.50, -$0.25."""
+    number = to_decimal(value)
+    if number is None:
+        return ""
+    places = _decimals(decimals, 2)
+    text = _grouped(number, places)
+    quantum = Decimal(1).scaleb(-places)
+    rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
+    if rounded > 0:
+        return f"+${text}"
+    if rounded < 0:
+        return f"-${text}"
+    return f"${text}"
+
+
+def compact(number: Decimal) -> str:
+    """1 decimal and a T/B/M/K suffix: 89.4B, 512.3M, 12.0K, 950."""
+    magnitude = abs(number)
+    sign = "-" if number < 0 else ""
+    for step, suffix in _COMPACT_STEPS:
+        if magnitude >= step:
+            scaled = (magnitude / step).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+            # 999.96M rounds to 1000.0M: say 1.0B instead.
+            if scaled >= 1000 and suffix != "T":
+                bigger = {"K": "M", "M": "B", "B": "T"}[suffix]
+                return f"{sign}1.0{bigger}"
+            return f"{sign}{scaled:,}{suffix}"
+    return f"{sign}{magnitude.quantize(Decimal('1'), rounding=ROUND_HALF_UP)}"
+
+
+@register.filter
+def compact_usd(value) -> str:
+    """$89.4B, $512.3M, $12.0K, $950, -$1.2B; blank for None."""
+    number = to_decimal(value)
+    if number is None:
+        return ""
+    text = compact(number)
+    if text.startswith("-"):
+        return f"-${text[1:]}"
+    return f"${text}"
+
+
+@register.filter
+def signed_compact_usd(value) -> str:
+    """+$1.2B, -$512.3M, $0."""
+    number = to_decimal(value)
+    if number is None:
+        return ""
+    text = compact_usd(number)
+    if text.startswith("-") or text in {"$0", "$0.0K"}:
+        return text
+    return f"+{text}"
+
+
+@register.filter
+def updown(value) -> str:
+    """The CSS class for a change: "up" above zero, "down" below, "" for zero or None."""
+    number = to_decimal(value)
+    if number is None or number == 0:
+        return ""
+    return "up" if number > 0 else "down"
+
+
+@register.filter
+def num(value, decimals=0) -> str:
+    """A number with thousands separators and the given decimals: 1,234,567 or 50.5."""
+    number = to_decimal(value)
+    if number is None:
+        return ""
+    places = _decimals(decimals, 0)
+    sign = "-" if _is_negative_after_rounding(number, places) else ""
+    return f"{sign}{_grouped(number, places)}"
+
+
+@register.filter
+def market_time(value) -> str:
+    """A timestamp in New York time: "14:32 ET" when it is today there, "Nov 3, 14:32 ET" before."""
+    if value is None or not hasattr(value, "astimezone"):
+        return ""
+    zone = ZoneInfo(settings.MARKET_TIME_ZONE)
+    local = value.astimezone(zone)
+    today = timezone.now().astimezone(zone).date()
+    clock = f"{local:%H:%M} ET"
+    if local.date() == today:
+        return clock
+    if local.year == today.year:
+        return f"{local:%b} {local.day}, {clock}"
+    return f"{local:%b} {local.day} {local.year}, {clock}"
