@@ -44,6 +44,9 @@ class WatchlistItem(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.instrument} in {self.watchlist}"
+
 
 class Portfolio(models.Model):
     owner = models.ForeignKey(
@@ -81,6 +84,9 @@ class Holding(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.instrument} in {self.portfolio}"
+
 
 class Transaction(models.Model):
     class Kind(models.TextChoices):
@@ -109,7 +115,34 @@ class Transaction(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind="split") | Q(split_ratio__gt=0), name="split_has_ratio"
             ),
+            # A split is applied to a ledger once: one split entry per holding per split date.
+            models.UniqueConstraint(
+                fields=["holding", "trade_date"],
+                condition=Q(kind="split"),
+                name="split_once_per_holding_day",
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.quantity} on {self.trade_date}"
+
+    @property
+    def is_split(self) -> bool:
+        return self.kind == self.Kind.SPLIT
+
+    @property
+    def gross_amount(self):
+        """What the trade moved in cash before fees (price x quantity); zero for a split."""
+        return self.price * self.quantity if not self.is_split else 0
+
+    @property
+    def net_amount(self):
+        """Cash out for a buy (fees added), cash in for a sell (fees taken off)."""
+        if self.kind == self.Kind.BUY:
+            return self.price * self.quantity + self.fee
+        if self.kind == self.Kind.SELL:
+            return self.price * self.quantity - self.fee
+        return 0
 
 
 class PriceAlert(models.Model):
@@ -132,6 +165,17 @@ class PriceAlert(models.Model):
 
     class Meta:
         ordering = ["instrument__symbol", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(threshold__gt=0), name="alert_threshold_positive")
+        ]
+        indexes = [models.Index(fields=["active"], name="alert_active")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.get_condition_display()} {self.threshold}"
+
+    @property
+    def is_percent(self) -> bool:
+        return self.condition in {self.Condition.DAY_MOVE, self.Condition.PRE_MARKET_MOVE}
 
 
 class Notification(models.Model):
@@ -146,3 +190,6 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["owner", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return self.text
