@@ -74,6 +74,11 @@ class _ResponseObserver(threading.local):
     retry_after: float | None = None
 
 
+# One per process: sessions are wrapped once, whichever provider instance comes first (a
+# provider is built per task, and yfinance's session lives as long as the process).
+_OBSERVER = _ResponseObserver()
+
+
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or an HTTP date), None if absent/bad."""
     if not value:
@@ -157,7 +162,7 @@ class YahooProvider:
         self._session = session
         self._timeout = timeout
         self._quote_chunk_size = quote_chunk_size or QUOTE_CHUNK_SIZE
-        self._observer = _ResponseObserver()
+        self._observer = _OBSERVER
         # Let yfinance raise instead of logging and returning empty frames: an empty frame
         # cannot tell a delisted symbol from a network failure.
         yf.config.debug.hide_exceptions = False
@@ -408,9 +413,9 @@ class YahooProvider:
 
     def _observe(self, session: Any) -> None:
         """Wrap the session's request method once, to see statuses and Retry-After headers."""
-        if getattr(session, "_minerwatch_observed", None) is self._observer:
+        if getattr(session, "_minerwatch_observed", None) is _OBSERVER:
             return
-        observer = self._observer
+        observer = _OBSERVER
         send = session.request
 
         def request(*args: Any, **kwargs: Any) -> Any:

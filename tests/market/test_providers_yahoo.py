@@ -106,6 +106,15 @@ def test_duplicates_and_empty_lists(transport, provider):
     assert quote_params(transport.requests[-1])["symbols"] == "AAPL"
 
 
+def test_providers_share_one_wrapper_on_the_session(transport):
+    session = session_for(transport)
+    for _ in range(3):
+        YahooProvider(session=session).fetch_quotes(["AAPL"])
+    wrapped = session.request
+    YahooProvider(session=session).fetch_quotes(["AAPL"])
+    assert session.request is wrapped  # a provider per task must not stack wrappers
+
+
 def test_default_session_is_yfinances_own():
     from curl_cffi.requests import Session as CurlSession
 
@@ -435,6 +444,37 @@ def test_daily_bars_unknown_symbol(transport, provider):
     batch = provider.fetch_daily_bars(["ZZZZ", "AAPL"], date(2020, 8, 31), date(2020, 11, 6))
     assert isinstance(batch.errors["ZZZZ"], UnknownSymbol)
     assert len(batch.items["AAPL"].bars) == 49
+
+
+def test_daily_bars_delisted_symbol_with_a_known_time_zone(transport, provider):
+    # With the time zone already cached, the recorded 404 answers the history request itself.
+    from yfinance import cache
+
+    cache.get_tz_cache().store("SI", "America/New_York")
+    batch = provider.fetch_daily_bars(["SI"], date(2020, 1, 1), date(2020, 1, 3))
+    assert isinstance(batch.errors["SI"], UnknownSymbol)
+    assert "delisted" in str(batch.errors["SI"])
+    assert transport.count("/v10/finance/quoteSummary/") == 0
+
+
+def test_daily_bars_before_the_listing_are_empty(transport, provider):
+    # Yahoo's 400 for a range without data (shape of the recorded chart errors).
+    no_data = {
+        "chart": {
+            "result": None,
+            "error": {
+                "code": "Bad Request",
+                "description": "Data doesn't exist for startDate = 946706400, endDate = 946965600",
+            },
+        }
+    }
+    transport.override(
+        "/v8/finance/chart/AAPL",
+        # Only the ranged request: yfinance's time-zone lookup (range=1d) gets the recording.
+        lambda request: Reply(status=400, body=no_data) if "period1" in request.url else None,
+    )
+    batch = provider.fetch_daily_bars(["AAPL"], date(2000, 1, 1), date(2000, 1, 3))
+    assert batch.items["AAPL"].bars == [] and not batch.errors
 
 
 def test_daily_bars_all_failing_is_a_failed_call(transport, provider):
