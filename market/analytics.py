@@ -223,7 +223,8 @@ LEAN_SHORT = {
 LEAN_RULE = (
     f"Compares the correlation of daily returns over {CORRELATION_WINDOW} trading days with "
     "BTC-USD to the average correlation with the AI benchmarks (NVDA, SMH). The higher one wins "
-    f"when it leads by at least {LEAN_MARGIN:.2f} and is at least {MIN_MEANINGFUL_CORRELATION:.1f}; "
+    f"when it leads by at least {LEAN_MARGIN:.2f} and is at least "
+    f"{MIN_MEANINGFUL_CORRELATION:.1f}; "
     f"fewer than {MIN_OBSERVATIONS} days of returns is not enough data."
 )
 
@@ -244,7 +245,7 @@ class TradesLike:
 
     @property
     def sort_value(self) -> float | None:
-        """AI correlation minus Bitcoin correlation: high for AI-like names, low for Bitcoin-like."""
+        """AI minus Bitcoin correlation: high for AI-like names, low for Bitcoin-like ones."""
         if self.bitcoin_correlation is None or self.ai_correlation is None:
             return None
         return self.ai_correlation - self.bitcoin_correlation
