@@ -246,6 +246,7 @@ class YahooProvider:
                 enterprise_value=enterprise_value,
                 source=SOURCE,
             )
+        self._raise_if_nothing_worked(batch)
         return batch
 
     def _key_statistics(self, symbol: str) -> dict:

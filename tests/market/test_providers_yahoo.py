@@ -376,6 +376,8 @@ def test_profiles_rate_limited_on_statistics(transport, provider):
     assert all(isinstance(batch.errors[s], RateLimited) for s in ("IREN", "WULF"))
     # After the first 429 no more statistics requests (yfinance retries that one once).
     assert transport.count("/v10/finance/quoteSummary/") == 2
+    with pytest.raises(RateLimited):  # nothing at all came back: the call failed
+        provider.fetch_profiles(["IREN", "WULF"])
 
 
 # -- daily bars ------------------------------------------------------------------------------------
