@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
+    path("", include("market.urls_csv")),
     path("", include("portfolios.urls")),
     path("", include("market.urls")),
 ]

@@ -1,0 +1,149 @@
+"""CSV exports of public market data, and the streaming CSV writer every export uses.
+
+The writer turns rows of Python values into CSV text a spreadsheet can open safely: ISO dates,
+Decimals in full precision (never through float), and text cells that a spreadsheet would run
+as a formula neutralised with a leading single quote.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+
+from django.http import StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
+
+from market.models import DailyBar, Instrument
+
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# Rows are gathered into chunks of about this many characters before being sent: one chunk per
+# row would make the server loop dominate the cost of a large export.
+CHUNK_CHARS = 64 * 1024
+
+
+class _Echo:
+    """A file-like object whose write() hands back what it was given, for csv.writer."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def neutralise(text: str) -> str:
+    """Prefix a text cell that a spreadsheet would evaluate with a single quote."""
+    if text.startswith(FORMULA_TRIGGERS):
+        return "'" + text
+    return text
+
+
+def format_decimal(value: Decimal) -> str:
+    """A Decimal as plain positional notation, exact, without trailing zeros after the point."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        text = "0"
+    return text
+
+
+def csv_cell(value: object) -> str:
+    """One cell's text. Numbers stay numbers (a negative Decimal is written as -1.5, unquoted by
+    the neutraliser); only text is neutralised."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        # Not used by our exports (money is Decimal); repr is the shortest exact round trip.
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return neutralise(str(value))
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """The CSV text of a header and rows, in chunks of about CHUNK_CHARS characters."""
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
+    chunk: list[str] = [writer.writerow(header)]
+    size = len(chunk[0])
+    for row in rows:
+        line = writer.writerow([csv_cell(value) for value in row])
+        chunk.append(line)
+        size += len(line)
+        if size >= CHUNK_CHARS:
+            yield "".join(chunk)
+            chunk = []
+            size = 0
+    if chunk:
+        yield "".join(chunk)
+
+
+def export_filename(*parts: str, on: dt.date) -> str:
+    """`minerwatch-<parts>-<YYYY-MM-DD>.csv`, each part slugified."""
+    slugs = [slugify(part) or "export" for part in parts]
+    return "-".join(["minerwatch", *slugs, on.isoformat()]) + ".csv"
+
+
+def csv_response(
+    filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]
+) -> StreamingHttpResponse:
+    """A streamed `text/csv` download; `rows` is consumed lazily while the response is sent."""
+    response = StreamingHttpResponse(
+        (chunk.encode("utf-8") for chunk in csv_lines(header, rows)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# Market exports ---------------------------------------------------------------------------------
+
+DAILY_HISTORY_HEADER = [
+    "date",
+    "symbol",
+    "open",
+    "high",
+    "low",
+    "close",
+    "adj_close",
+    "volume",
+    "currency",
+    "price_source",
+]
+
+
+def daily_history_rows(
+    instrument: Instrument, start: dt.date, end: dt.date, *, chunk_size: int = 2000
+) -> Iterator[tuple]:
+    """Daily bars of one instrument from `start` to `end` inclusive, oldest first."""
+    bars = (
+        DailyBar.objects.filter(instrument=instrument, date__gte=start, date__lte=end)
+        .order_by("date")
+        .values_list("date", "open", "high", "low", "close", "adj_close", "volume", "source")
+    )
+    for day, open_, high, low, close, adj_close, volume, source in bars.iterator(
+        chunk_size=chunk_size
+    ):
+        yield (
+            day,
+            instrument.symbol,
+            open_,
+            high,
+            low,
+            close,
+            adj_close,
+            volume,
+            instrument.currency,
+            source,
+        )

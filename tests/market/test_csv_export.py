@@ -1,0 +1,153 @@
+"""The streaming CSV writer and the public market exports."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.http import StreamingHttpResponse
+
+from market.csv_export import csv_cell, csv_lines, export_filename, neutralise
+from tests.factories import DailyBarFactory, InstrumentFactory
+
+
+def read_csv(response) -> list[list[str]]:
+    assert isinstance(response, StreamingHttpResponse)
+    text = b"".join(response.streaming_content).decode("utf-8")
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+# The writer ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '=HYPERLINK("http://evil","x")',
+        "+1+1",
+        "-2+3",
+        "@SUM(A1)",
+        "\tcmd",
+        "\rcmd",
+    ],
+)
+def test_text_a_spreadsheet_would_run_is_quoted(text):
+    assert neutralise(text) == "'" + text
+    assert csv_cell(text) == "'" + text
+
+
+@pytest.mark.parametrize("text", ["IREN", "BTC-USD", "Hut 8", "", "a=b", "'quoted"])
+def test_ordinary_text_is_left_alone(text):
+    assert csv_cell(text) == text
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (Decimal("-1.50000000"), "-1.5"),
+        (Decimal("0.00000001"), "0.00000001"),
+        (Decimal("123456789012.12345678"), "123456789012.12345678"),
+        (Decimal("1E+2"), "100"),
+        (Decimal("0E-8"), "0"),
+        (Decimal("-0"), "0"),
+        (Decimal("10.00000000"), "10"),
+        (-42, "-42"),
+        (None, ""),
+        (dt.date(2025, 1, 2), "2025-01-02"),
+        (dt.datetime(2025, 1, 2, 14, 30, tzinfo=dt.UTC), "2025-01-02T14:30:00+00:00"),
+    ],
+)
+def test_numbers_and_dates_are_written_exactly_and_not_neutralised(value, expected):
+    assert csv_cell(value) == expected
+
+
+def test_chunks_join_into_one_parseable_document():
+    rows = [(i, f"name {i}", Decimal(i) / 7) for i in range(20_000)]
+    chunks = list(csv_lines(["n", "name", "seventh"], rows))
+    assert len(chunks) > 1
+    parsed = list(csv.reader(io.StringIO("".join(chunks), newline="")))
+    assert parsed[0] == ["n", "name", "seventh"]
+    assert len(parsed) == 20_001
+    assert Decimal(parsed[-1][2]) == Decimal(19_999) / 7
+
+
+def test_filename_has_the_object_and_the_date():
+    assert (
+        export_filename("Long term", "transactions", on=dt.date(2025, 3, 4))
+        == "minerwatch-long-term-transactions-2025-03-04.csv"
+    )
+
+
+# Daily history ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def iren(db):
+    instrument = InstrumentFactory(symbol="IREN", currency="USD")
+    for day, close in [(2, "10.12345678"), (3, "11"), (6, "9.5"), (7, "12")]:
+        DailyBarFactory(
+            instrument=instrument,
+            date=dt.date(2025, 1, day),
+            close=Decimal(close),
+            adj_close=Decimal(close),
+            open=None,
+            volume=123_456_789_012,
+            source="simulated",
+        )
+    return instrument
+
+
+def test_daily_history_streams_the_range_with_its_source(client, iren):
+    response = client.get("/miners/iren/history.csv?start=2025-01-03&end=2025-01-06")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith("attachment; filename=")
+    assert "minerwatch-iren-daily-2025-01-03-to-2025-01-06-" in response["Content-Disposition"]
+    rows = read_csv(response)
+    assert rows[0] == [
+        "date",
+        "symbol",
+        "open",
+        "high",
+        "low",
+        "close",
+        "adj_close",
+        "volume",
+        "currency",
+        "price_source",
+    ]
+    assert rows[1:] == [
+        ["2025-01-03", "IREN", "", "11", "9", "11", "11", "123456789012", "USD", "simulated"],
+        ["2025-01-06", "IREN", "", "11", "9", "9.5", "9.5", "123456789012", "USD", "simulated"],
+    ]
+
+
+def test_daily_history_keeps_every_decimal_place(client, iren):
+    rows = read_csv(client.get("/miners/IREN/history.csv?start=2025-01-01&end=2025-01-02"))
+    assert rows[1][5] == "10.12345678"
+
+
+def test_daily_history_defaults_to_the_last_year(client, iren, settings):
+    rows = read_csv(client.get("/miners/IREN/history.csv?end=2025-12-31"))
+    assert [row[0] for row in rows[1:]] == ["2025-01-02", "2025-01-03", "2025-01-06", "2025-01-07"]
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("start=2025-13-01", "start='2025-13-01' is not a date: use YYYY-MM-DD."),
+        ("end=yesterday", "end='yesterday' is not a date: use YYYY-MM-DD."),
+        ("start=2025-02-01&end=2025-01-01", "start (2025-02-01) is after end (2025-01-01)."),
+    ],
+)
+def test_daily_history_bad_dates_are_a_400_with_the_reason(client, iren, query, message):
+    response = client.get(f"/miners/IREN/history.csv?{query}")
+    assert response.status_code == 400
+    assert response.content.decode().strip() == message
+
+
+def test_daily_history_of_an_unknown_symbol_is_404(client, db):
+    assert client.get("/miners/NOPE/history.csv").status_code == 404
