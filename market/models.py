@@ -197,6 +197,9 @@ class RefreshRun(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     provider = models.CharField(max_length=20)
     started_at = models.DateTimeField()
+    # A long run (a backfill) touches this as it goes; a running row whose heartbeat is old
+    # belongs to a crashed worker and no longer blocks the next run.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     requested_count = models.PositiveIntegerField(default=0)
@@ -204,6 +207,9 @@ class RefreshRun(models.Model):
     error_count = models.PositiveIntegerField(default=0)
     error_text = models.TextField(blank=True)
     errors = models.JSONField(default=dict, blank=True, help_text="Per-symbol errors")
+    details = models.JSONField(
+        default=dict, blank=True, help_text="Other counts: snapshots, bars, new splits, …"
+    )
 
     class Meta:
         ordering = ["-started_at"]
