@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -234,6 +235,8 @@ X_FRAME_OPTIONS = "DENY"
 
 # Market data.
 MARKET_DATA_PROVIDER = os.environ.get("MARKET_DATA_PROVIDER", "yahoo")
+# The simulated provider's demo market trades round the clock, so prices move at any hour.
+SIMULATED_ALWAYS_OPEN = env_bool("SIMULATED_ALWAYS_OPEN", True)
 # Sector market-cap milestones (USD) for the dashboard's "next milestone" progress bar.
 SECTOR_MILESTONES = [
     int(float(v))
@@ -254,6 +257,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # One line per request comes from config.middleware, one per task from config.celery;
+        # runserver's and Celery's own per-request and per-task lines would repeat them.
+        "django.server": {"level": "ERROR"},
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
         "yfinance": {"level": "WARNING"},
         "peewee": {"level": "WARNING"},
     },

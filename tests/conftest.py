@@ -20,6 +20,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _real_market_hours(settings):
+    """Tests see the simulated provider keep New York market hours unless they ask otherwise."""
+    settings.SIMULATED_ALWAYS_OPEN = False
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(settings, tmp_path):
     """Each test gets an empty cache of its own (allauth rate limits and page caches live there)."""
     settings.CACHES = {

@@ -48,5 +48,5 @@ def get_provider(name: str | None = None) -> MarketDataProvider:
     if name == "simulated":
         from .simulated import SimulatedProvider
 
-        return SimulatedProvider()
+        return SimulatedProvider(always_open=settings.SIMULATED_ALWAYS_OPEN)
     raise ValueError(f"unknown MARKET_DATA_PROVIDER {name!r} (expected 'yahoo' or 'simulated')")

@@ -218,7 +218,11 @@ class SimulatedProvider:
         now: Callable[[], datetime] | None = None,
         names: Mapping[str, str] | None = None,
         splits: Mapping[str, Sequence[tuple[date, Decimal]]] | None = None,
+        always_open: bool = False,
     ):
+        # always_open: a demo market where equities trade round the clock like crypto, so that
+        # prices move every minute whatever the hour (MARKET_DATA_PROVIDER=simulated make run).
+        self.always_open = always_open
         self._now = now or (lambda: datetime.now(UTC))
         self._names = dict(names or {})
         self._splits = {
@@ -233,7 +237,10 @@ class SimulatedProvider:
         known = self._split_known(symbols, batch)
         now = self._current_time()
         for group, schedule in (
-            ([s for s in known if not is_crypto(s)], self._equity_schedule(now)),
+            (
+                [s for s in known if not is_crypto(s)],
+                self._crypto_schedule(now) if self.always_open else self._equity_schedule(now),
+            ),
             ([s for s in known if is_crypto(s)], self._crypto_schedule(now)),
         ):
             if group:

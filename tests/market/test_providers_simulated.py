@@ -214,3 +214,23 @@ def test_search():
     assert p.search("ZZTOP") == []
     assert p.search("") == []
     assert p.search("far too long a symbol") == []
+
+
+def test_always_open_demo_market_moves_equities_every_minute_at_night():
+    from datetime import UTC, datetime, timedelta
+
+    from market.providers.simulated import SimulatedProvider
+
+    saturday_night = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    clock = {"now": saturday_night}
+    demo = SimulatedProvider(now=lambda: clock["now"], always_open=True)
+    closed = SimulatedProvider(now=lambda: clock["now"])
+    first = demo.fetch_quotes(["IREN"]).items["IREN"]
+    first_closed = closed.fetch_quotes(["IREN"]).items["IREN"]
+    clock["now"] = saturday_night + timedelta(minutes=1)
+    second = demo.fetch_quotes(["IREN"]).items["IREN"]
+    second_closed = closed.fetch_quotes(["IREN"]).items["IREN"]
+    assert first.market_state == "regular"
+    assert first.price != second.price
+    assert first_closed.market_state == "closed"
+    assert first_closed.price == second_closed.price
