@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -142,7 +143,31 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+# Times are UTC (CELERY_TIMEZONE). The quotes tick expires before the next one is sent, so a
+# worker that was down does not replay a backlog of stale refreshes.
+CELERY_BEAT_SCHEDULE: dict = {
+    "market-refresh-quotes": {
+        "task": "market.refresh_quotes",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # New instruments (a fresh install, a symbol added from a watchlist) get their history.
+    "market-backfill-missing-bars": {
+        "task": "market.backfill_missing_bars",
+        "schedule": 600.0,
+        "options": {"expires": 540},
+    },
+    # 22:15 UTC is 17:15 or 18:15 in New York: after the close, daylight saving or not.
+    "market-update-bars": {"task": "market.update_bars", "schedule": crontab(hour=22, minute=15)},
+    "market-refresh-profiles": {
+        "task": "market.refresh_profiles",
+        "schedule": crontab(hour=10, minute=30),
+    },
+    "market-prune-snapshots": {
+        "task": "market.prune_snapshots",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
