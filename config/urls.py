@@ -5,9 +5,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config import views
+from market.status import status
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("status/", status, name="status"),
     path("accounts/", include("allauth.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("", include("market.urls_csv")),
