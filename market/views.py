@@ -1,11 +1,300 @@
-"""Public market pages."""
+"""Public market pages: the sector dashboard, a page per miner, instrument search."""
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from __future__ import annotations
 
-from market.models import Instrument
+import datetime as dt
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django import forms
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from market import analytics, selectors
+from market.models import Miner
+from market.selectors import (
+    DEFAULT_MINER_RANGE,
+    DEFAULT_SECTOR_RANGE,
+    DEFAULT_SORT,
+    MINER_COLUMNS,
+    MINER_RANGES,
+    NEW_YORK,
+    SECTOR_RANGES,
+    History,
+)
 
 
-def dashboard(request: HttpRequest) -> HttpResponse:
-    miners = Instrument.objects.filter(miner__isnull=False).select_related("miner")
-    return render(request, "market/dashboard.html", {"miners": miners})
+class HtmxHttpRequest(HttpRequest):
+    """A request that went through django-htmx's middleware."""
+
+    htmx: HtmxDetails
+
+
+SEGMENT_CHOICES = [("", "All"), *Miner.Segment.choices]
+
+
+class DashboardQuery(forms.Form):
+    """The dashboard's query parameters. Unknown values fall back to the defaults, so that an
+    old or hand-edited link still shows the page."""
+
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(f"{p}{c.key}", c.label) for c in MINER_COLUMNS for p in ("", "-")],
+    )
+    segment = forms.ChoiceField(required=False, choices=SEGMENT_CHOICES)
+    range = forms.ChoiceField(required=False, choices=[(r.key, r.label) for r in SECTOR_RANGES])
+
+    def values(self) -> dict[str, str]:
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        return {
+            "sort": cleaned.get("sort") or DEFAULT_SORT,
+            "segment": cleaned.get("segment") or "",
+            "range": cleaned.get("range") or DEFAULT_SECTOR_RANGE,
+        }
+
+
+class RangeQuery(forms.Form):
+    range = forms.CharField(required=False)
+
+    def value(self, allowed: dict, default: str) -> str:
+        self.is_valid()
+        chosen = (getattr(self, "cleaned_data", {}).get("range") or "").upper()
+        return chosen if chosen in allowed else default
+
+
+def _query(params: dict[str, str], defaults: dict[str, str], **changes: str) -> str:
+    """The params with changes as a query string, default values left out: "?sort=ytd", or
+    "?" when everything is a default (a link to the page itself without parameters)."""
+    merged = {**params, **changes}
+    kept = {k: v for k, v in merged.items() if v and v != defaults.get(k)}
+    return "?" + urlencode(kept) if kept else "?"
+
+
+def _dashboard_url(params: dict[str, str], **changes: str) -> str:
+    return reverse("market:dashboard") + _query(params, DASHBOARD_DEFAULTS, **changes).rstrip("?")
+
+
+DASHBOARD_DEFAULTS = {"sort": DEFAULT_SORT, "segment": "", "range": DEFAULT_SECTOR_RANGE}
+
+# Which partial of the dashboard an htmx request asks for, by the id of the element it swaps.
+DASHBOARD_PARTIALS = {
+    "miner-rows": "rows",
+    "miners-table": "table",
+    "sector-history": "history",
+    "sector-summary": "summary",
+}
+
+
+def _sort_headers(params: dict[str, str]) -> list[dict]:
+    key, descending = selectors.parse_sort(params["sort"])
+    headers = []
+    for column in MINER_COLUMNS:
+        active = column.key == key
+        if active:
+            next_sort = column.key if descending else f"-{column.key}"
+        else:
+            next_sort = f"-{column.key}" if column.descending_first else column.key
+        headers.append(
+            {
+                "column": column,
+                "url": _dashboard_url(params, sort=next_sort),
+                "aria_sort": ("descending" if descending else "ascending") if active else "",
+            }
+        )
+    return headers
+
+
+def _segment_links(params: dict[str, str], counts: dict[str, int]) -> list[dict]:
+    total = sum(counts.values())
+    links = []
+    for value, label in SEGMENT_CHOICES:
+        count = total if value == "" else counts.get(value, 0)
+        if value and not count:
+            continue
+        links.append(
+            {
+                "label": label,
+                "count": count,
+                "url": _dashboard_url(params, segment=value),
+                "current": params["segment"] == value,
+            }
+        )
+    return links
+
+
+def _range_links(params: dict[str, str], ranges, defaults) -> list[dict]:
+    return [
+        {
+            "key": r.key,
+            "label": r.label,
+            "url": _query(params, defaults, range=r.key),
+            "current": params["range"] == r.key,
+        }
+        for r in ranges
+    ]
+
+
+@require_GET
+@vary_on_headers("HX-Request", "HX-Target")
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    params = DashboardQuery(request.GET).values()
+    data = selectors.dashboard(
+        sort=params["sort"], segment=params["segment"], history_range=params["range"]
+    )
+    template_name = "market/dashboard.html"
+    if request.htmx and request.htmx.target in DASHBOARD_PARTIALS:
+        template_name += "#" + DASHBOARD_PARTIALS[request.htmx.target]
+    context = {
+        "data": data,
+        "params": params,
+        "summary": data.summary,
+        "session": data.session,
+        "refresh": data.refresh,
+        "history": data.history,
+        "milestone": data.summary.milestone,
+        "sort_headers": _sort_headers(params),
+        "segment_links": _segment_links(params, data.segment_counts),
+        "segment_cards": [
+            {"figures": seg, "url": _dashboard_url(params, segment=seg.segment)}
+            for seg in data.segments
+        ],
+        "range_links": [
+            {**link, "url": _dashboard_url(params, range=link["key"])}
+            for link in _range_links(params, SECTOR_RANGES, DASHBOARD_DEFAULTS)
+        ],
+        "current_query": _dashboard_url(params),
+        "history_json_url": reverse("market:sector_history")
+        + "?"
+        + urlencode({"range": data.history.range.key}),
+        "lean_rule": analytics.LEAN_RULE,
+        "column_count": len(MINER_COLUMNS),
+    }
+    return render(request, template_name, context)
+
+
+def _chart_time(at: dt.datetime | dt.date) -> int | str:
+    """A point's time for the chart: "YYYY-MM-DD" for days; for intraday points, New York wall
+    time as a Unix timestamp, since the charting library shows timestamps as UTC."""
+    if isinstance(at, dt.datetime):
+        local = at.astimezone(NEW_YORK)
+        return int(local.replace(tzinfo=dt.UTC).timestamp())
+    return at.isoformat()
+
+
+def _history_payload(history: History, **extra) -> dict:
+    def number(value: Decimal) -> float:
+        return float(value)
+
+    return {
+        **extra,
+        "range": history.range.key,
+        "intraday": history.range.intraday,
+        "points": [
+            {"time": _chart_time(p.at), "value": number(p.value), "at": p.at.isoformat()}
+            for p in history.points
+        ],
+    }
+
+
+@require_GET
+def sector_history_json(request: HtmxHttpRequest) -> JsonResponse:
+    """The sector's total market cap over a range, for the dashboard chart."""
+    chosen = RangeQuery(request.GET).value(selectors.SECTOR_RANGE_KEYS, DEFAULT_SECTOR_RANGE)
+    versions = selectors.data_versions()
+    live_total = None
+    if not selectors.SECTOR_RANGE_KEYS[chosen].intraday:
+        rows = selectors.instrument_rows({})
+        live_total = selectors.sector_summary(rows, "").total.total
+    history = selectors.sector_history(chosen, versions, live_total)
+    response = JsonResponse(_history_payload(history, unit="USD", series="Sector market cap"))
+    response["Cache-Control"] = "max-age=30"
+    return response
+
+
+def _not_found(request: HtmxHttpRequest, symbol: str) -> HttpResponse:
+    suggestions = selectors.search_instruments(symbol, limit=8)
+    return render(
+        request,
+        "market/miner_not_found.html",
+        {"symbol": symbol, "suggestions": suggestions},
+        status=404,
+    )
+
+
+MINER_RANGE_DEFAULTS = {"range": DEFAULT_MINER_RANGE}
+
+
+@require_GET
+@vary_on_headers("HX-Request", "HX-Target")
+def miner(request: HtmxHttpRequest, symbol: str) -> HttpResponse:
+    instrument = selectors.find_instrument(symbol)
+    if instrument is None:
+        return _not_found(request, symbol)
+    if instrument.symbol != symbol:
+        return redirect("market:miner", symbol=instrument.symbol)
+    chosen = RangeQuery(request.GET).value(selectors.MINER_RANGE_KEYS, DEFAULT_MINER_RANGE)
+    detail = selectors.miner_detail(instrument, history_range=chosen)
+    template_name = "market/miner.html"
+    if request.htmx and request.htmx.target == "price-history":
+        template_name += "#history"
+    params = {"range": chosen}
+    context = {
+        "detail": detail,
+        "instrument": instrument,
+        "quote": detail.quote,
+        "miner": detail.miner,
+        "history": detail.history,
+        "range_links": _range_links(params, MINER_RANGES, MINER_RANGE_DEFAULTS),
+        "bars_json_url": reverse("market:miner_bars", args=[instrument.symbol])
+        + "?"
+        + urlencode({"range": chosen}),
+        "lean_rule": analytics.LEAN_RULE,
+        "correlation_window": analytics.CORRELATION_WINDOW,
+    }
+    return render(request, template_name, context)
+
+
+@require_GET
+def miner_bars_json(request: HtmxHttpRequest, symbol: str) -> JsonResponse:
+    """Daily closes of one instrument over a range, for its chart."""
+    instrument = selectors.find_instrument(symbol)
+    if instrument is None:
+        raise Http404(f"No instrument {symbol}")
+    chosen = RangeQuery(request.GET).value(selectors.MINER_RANGE_KEYS, DEFAULT_MINER_RANGE)
+    quote = instrument.quote if selectors.has_quote(instrument) else None
+    history = selectors.price_history(instrument, chosen, quote=quote)
+    response = JsonResponse(
+        _history_payload(
+            history,
+            symbol=instrument.symbol,
+            unit=instrument.currency,
+            series=f"{instrument.symbol} close",
+            source=quote.source if quote else "",
+        )
+    )
+    response["Cache-Control"] = "max-age=30"
+    return response
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=60, strip=True, label="Symbol or name")
+
+
+@require_GET
+def miner_search(request: HtmxHttpRequest) -> HttpResponse:
+    """Find an instrument by symbol or name; an exact symbol goes straight to its page."""
+    form = SearchForm(request.GET)
+    text = form.cleaned_data["q"] if form.is_valid() else ""
+    results = selectors.search_instruments(text) if text else selectors.all_instruments()
+    if text and results and results[0].symbol == text.upper():
+        return redirect("market:miner", symbol=results[0].symbol)
+    return render(
+        request,
+        "market/miner_search.html",
+        {"form": SearchForm(initial={"q": text}), "query": text, "results": results},
+    )

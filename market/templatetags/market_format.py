@@ -8,11 +8,12 @@ Rounding is done on Decimal with ROUND_HALF_UP, never through float.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django import template
 from django.conf import settings
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 register = template.Library()
 
@@ -195,3 +196,18 @@ def market_time(value) -> str:
     if local.year == today.year:
         return f"{local:%b} {local.day}, {clock}"
     return f"{local:%b} {local.day} {local.year}, {clock}"
+
+
+@register.filter
+def ny(value, fmt="H:i") -> str:
+    """A datetime in New York time, in Django's date format: `{{ when|ny:"D H:i" }}`."""
+    if value is None or not hasattr(value, "astimezone"):
+        return ""
+    return dateformat.format(value.astimezone(ZoneInfo(settings.MARKET_TIME_ZONE)), fmt)
+
+
+@register.filter
+def hostname(url) -> str:
+    """The host of a URL without "www.", as link text for a source: "sec.gov"."""
+    host = urlsplit(str(url or "")).hostname or ""
+    return host.removeprefix("www.")

@@ -1,0 +1,159 @@
+// Draws the history charts of the market pages with the vendored lightweight-charts.
+// Each <div class="chart" data-chart-src="…json"> is filled from its JSON endpoint; the table
+// next to it stays the fallback (and is folded once the chart is drawn). Works for content that
+// htmx swaps in (a new range), and follows the light/dark colour scheme.
+(function () {
+  "use strict";
+
+  var charts = [];
+  var darkQuery = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+
+  function cssVar(name, fallback) {
+    var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    return value || fallback;
+  }
+
+  function compactUsd(value) {
+    var abs = Math.abs(value);
+    var sign = value < 0 ? "-" : "";
+    var steps = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"]];
+    for (var i = 0; i < steps.length; i++) {
+      if (abs >= steps[i][0]) {
+        return sign + "$" + (abs / steps[i][0]).toFixed(1) + steps[i][1];
+      }
+    }
+    return sign + "$" + abs.toFixed(0);
+  }
+
+  function usd(value) {
+    var digits = Math.abs(value) < 1 ? 4 : 2;
+    return (value < 0 ? "-$" : "$") + Math.abs(value).toLocaleString("en-US", {
+      minimumFractionDigits: digits,
+      maximumFractionDigits: digits,
+    });
+  }
+
+  function themeOptions() {
+    var fg = cssVar("--muted", "#5b6470");
+    var line = cssVar("--line", "#dfe3e8");
+    return {
+      layout: {
+        background: { type: "solid", color: "transparent" },
+        textColor: fg,
+        fontFamily: getComputedStyle(document.body).fontFamily,
+        attributionLogo: false,
+      },
+      grid: { vertLines: { color: line }, horzLines: { color: line } },
+      rightPriceScale: { borderColor: line },
+      timeScale: { borderColor: line },
+    };
+  }
+
+  function seriesColors(points) {
+    var rising = points.length < 2 || points[points.length - 1].value >= points[0].value;
+    var color = rising ? cssVar("--up", "#0a7a3b") : cssVar("--down", "#b3261e");
+    return {
+      lineColor: color,
+      topColor: color + "55",
+      bottomColor: color + "05",
+    };
+  }
+
+  function draw(element) {
+    if (element.dataset.chartState) {
+      return;
+    }
+    element.dataset.chartState = "loading";
+    if (!window.LightweightCharts) {
+      element.dataset.chartState = "unavailable";
+      return;
+    }
+    fetch(element.dataset.chartSrc, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (payload) {
+        var points = payload.points.map(function (p) {
+          return { time: p.time, value: p.value };
+        });
+        var format = element.dataset.chartFormat === "compact-usd" ? compactUsd : usd;
+        var options = themeOptions();
+        options.autoSize = true;
+        options.localization = { priceFormatter: format };
+        options.timeScale.timeVisible = Boolean(payload.intraday);
+        options.timeScale.secondsVisible = false;
+        options.handleScroll = { vertTouchDrag: false };
+        element.dataset.chartState = "drawn"; // visible before drawing, so it has a size
+        var chart = LightweightCharts.createChart(element, options);
+        var series = chart.addSeries(LightweightCharts.AreaSeries, Object.assign(
+          { lineWidth: 2, priceLineVisible: false },
+          seriesColors(points)
+        ));
+        series.setData(points);
+        chart.timeScale().fitContent();
+        charts.push({ element: element, chart: chart, series: series, points: points });
+        var panel = element.parentElement;
+        var table = panel && panel.querySelector("details.chart-table");
+        if (table) {
+          table.removeAttribute("open");
+        }
+      })
+      .catch(function () {
+        element.dataset.chartState = "failed";
+        element.classList.add("chart-failed");
+      });
+  }
+
+  function drawAll(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    var found = scope.querySelectorAll("[data-chart-src]");
+    for (var i = 0; i < found.length; i++) {
+      draw(found[i]);
+    }
+    if (scope.matches && scope.matches("[data-chart-src]")) {
+      draw(scope);
+    }
+  }
+
+  function forgetDetached() {
+    charts = charts.filter(function (entry) {
+      if (document.body.contains(entry.element)) {
+        return true;
+      }
+      entry.chart.remove();
+      return false;
+    });
+  }
+
+  function retheme() {
+    charts.forEach(function (entry) {
+      entry.chart.applyOptions(themeOptions());
+      entry.series.applyOptions(seriesColors(entry.points));
+    });
+  }
+
+  if (darkQuery && darkQuery.addEventListener) {
+    darkQuery.addEventListener("change", retheme);
+  }
+
+  function start() {
+    if (window.htmx) {
+      // Runs for the page and for every piece of content htmx swaps in.
+      window.htmx.onLoad(function (content) {
+        forgetDetached();
+        drawAll(content);
+      });
+    } else {
+      drawAll(document);
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
