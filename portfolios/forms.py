@@ -1,0 +1,186 @@
+"""Forms for watchlists, portfolios, transactions and alerts: they parse input; the rules that
+need the database (a sell of more than was held, a duplicate name) live in the services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from portfolios.models import Portfolio, PriceAlert, Transaction, Watchlist, WatchlistItem
+from portfolios.services import CURRENCIES, find_or_add_instrument
+
+DECIMAL = {"max_digits": 20, "decimal_places": 8}
+
+
+class SymbolInput(forms.TextInput):
+    """A ticker field: upper-cased as typed, suggestions from the universe (a <datalist>)."""
+
+    def __init__(self, attrs=None):
+        defaults = {
+            "list": "symbol-choices",
+            "autocomplete": "off",
+            "autocapitalize": "characters",
+            "spellcheck": "false",
+            "placeholder": "IREN",
+            "class": "symbol-input",
+        }
+        super().__init__({**defaults, **(attrs or {})})
+
+
+class SymbolField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault("widget", SymbolInput())
+        kwargs.setdefault("label", "Symbol")
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        return (super().to_python(value) or "").strip().upper()
+
+
+class ResolvesSymbol:
+    """Resolve the symbol to an instrument last, once every other field is valid, so a symbol
+    the provider knows is only added for an input that will be written."""
+
+    def resolve_symbol(self, cleaned: dict) -> None:
+        if self.errors or not cleaned.get("symbol"):
+            return
+        try:
+            cleaned["instrument"] = find_or_add_instrument(cleaned["symbol"])
+        except ValidationError as exc:
+            self.add_error("symbol", exc)
+
+
+class WatchlistForm(forms.ModelForm):
+    class Meta:
+        model = Watchlist
+        fields = ["name"]
+        widgets = {"name": forms.TextInput(attrs={"placeholder": "AI/HPC pivoters"})}
+
+
+class WatchlistItemAddForm(ResolvesSymbol, forms.Form):
+    symbol = SymbolField(help_text="A symbol from the list, or any symbol Yahoo Finance knows.")
+    note = forms.CharField(
+        max_length=WatchlistItem._meta.get_field("note").max_length,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Why you watch it (optional)"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        self.resolve_symbol(cleaned)
+        return cleaned
+
+
+class WatchlistItemNoteForm(forms.ModelForm):
+    class Meta:
+        model = WatchlistItem
+        fields = ["note"]
+        widgets = {"note": forms.TextInput(attrs={"placeholder": "Add a note"})}
+
+
+class PortfolioForm(forms.ModelForm):
+    base_currency = forms.ChoiceField(
+        choices=[(code, f"{code} · {name}") for code, name in CURRENCIES],
+        initial="USD",
+        label="Base currency",
+        help_text="Values and P&L are shown in this currency; other currencies are converted at "
+        "the latest FX rate.",
+    )
+
+    class Meta:
+        model = Portfolio
+        fields = ["name", "base_currency"]
+        widgets = {"name": forms.TextInput(attrs={"placeholder": "Long-term"})}
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"].setdefault("max", timezone.localdate().isoformat())
+        return context
+
+
+class TransactionForm(ResolvesSymbol, forms.Form):
+    symbol = SymbolField()
+    kind = forms.ChoiceField(
+        choices=[(Transaction.Kind.BUY, "Buy"), (Transaction.Kind.SELL, "Sell")],
+        initial=Transaction.Kind.BUY,
+        label="Type",
+    )
+    trade_date = forms.DateField(label="Trade date", widget=DateInput())
+    quantity = forms.DecimalField(
+        **DECIMAL,
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
+    )
+    price = forms.DecimalField(
+        **DECIMAL,
+        label="Price per share",
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
+    )
+    fee = forms.DecimalField(
+        **DECIMAL,
+        required=False,
+        initial=0,
+        label="Fee",
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
+    )
+    note = forms.CharField(
+        max_length=Transaction._meta.get_field("note").max_length,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "Optional"}),
+    )
+
+    def __init__(self, *args, with_symbol: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not with_symbol:
+            del self.fields["symbol"]
+        self.fields["trade_date"].initial = timezone.localdate
+
+    def clean(self):
+        cleaned = super().clean()
+        if "symbol" in self.fields:
+            self.resolve_symbol(cleaned)
+        return cleaned
+
+    def trade_values(self) -> dict:
+        values = {
+            name: self.cleaned_data[name]
+            for name in ("kind", "trade_date", "quantity", "price", "fee", "note")
+        }
+        if values["fee"] is None:
+            values["fee"] = 0
+        return values
+
+
+class AlertForm(ResolvesSymbol, forms.Form):
+    symbol = SymbolField()
+    condition = forms.ChoiceField(choices=PriceAlert.Condition.choices, label="When")
+    threshold = forms.DecimalField(
+        **DECIMAL,
+        label="Threshold",
+        help_text="A price for “above” and “below”; a percentage for moves (5 means 5%).",
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
+    )
+    active = forms.BooleanField(required=False, initial=True, label="Active")
+
+    def clean_threshold(self):
+        threshold = self.cleaned_data["threshold"]
+        if threshold is not None and threshold <= 0:
+            raise ValidationError("The threshold must be more than zero.")
+        return threshold
+
+    def clean(self):
+        cleaned = super().clean()
+        condition, threshold = cleaned.get("condition"), cleaned.get("threshold")
+        is_move = condition in (PriceAlert.Condition.DAY_MOVE, PriceAlert.Condition.PRE_MARKET_MOVE)
+        if is_move and threshold is not None and threshold > 1000:
+            self.add_error("threshold", "A move is a percentage: enter at most 1000.")
+        self.resolve_symbol(cleaned)
+        return cleaned

@@ -1,0 +1,79 @@
+"""Every write to what a user owns: watchlists, portfolios and their ledgers, alerts.
+
+Import from here (`from portfolios.services import record_transaction`); the modules are split
+by subject only to keep each one readable.
+"""
+
+from portfolios.services.alerts import check_alert, evaluate_alerts
+from portfolios.services.collections import (
+    CURRENCIES,
+    DOWN,
+    UP,
+    add_watchlist_item,
+    create_portfolio,
+    create_watchlist,
+    delete_portfolio,
+    delete_watchlist,
+    move_watchlist,
+    move_watchlist_item,
+    remove_watchlist_item,
+    rename_watchlist,
+    set_watchlist_item_note,
+    update_portfolio,
+)
+from portfolios.services.instruments import (
+    ensure_fx_instruments,
+    find_or_add_instrument,
+    fx_symbol,
+    symbol_choices,
+)
+from portfolios.services.notifications import mark_all_read, mark_read
+from portfolios.services.transactions import (
+    LedgerError,
+    RowError,
+    TradeInput,
+    apply_splits,
+    clean_trade_values,
+    delete_transaction,
+    recompute_holding,
+    record_transaction,
+    record_transactions,
+    split_label,
+    update_transaction,
+)
+
+__all__ = [
+    "CURRENCIES",
+    "DOWN",
+    "UP",
+    "LedgerError",
+    "RowError",
+    "TradeInput",
+    "add_watchlist_item",
+    "apply_splits",
+    "check_alert",
+    "clean_trade_values",
+    "create_portfolio",
+    "create_watchlist",
+    "delete_portfolio",
+    "delete_transaction",
+    "delete_watchlist",
+    "ensure_fx_instruments",
+    "evaluate_alerts",
+    "find_or_add_instrument",
+    "fx_symbol",
+    "mark_all_read",
+    "mark_read",
+    "move_watchlist",
+    "move_watchlist_item",
+    "recompute_holding",
+    "record_transaction",
+    "record_transactions",
+    "remove_watchlist_item",
+    "rename_watchlist",
+    "set_watchlist_item_note",
+    "split_label",
+    "symbol_choices",
+    "update_portfolio",
+    "update_transaction",
+]

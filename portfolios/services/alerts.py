@@ -1,0 +1,189 @@
+"""Evaluating price alerts after a refresh, and the notifications (and emails) they create.
+
+One evaluation costs a constant number of queries however many alerts there are: one read of
+every active alert that may fire (with its instrument, quote and owner), one update per distinct
+session day among those that fire (one or two: New York's date, and UTC's for crypto) and one
+bulk insert of notifications. An alert fires at most once per session day of its instrument: the
+day its price belongs to, so a weekend refresh of Friday's close does not fire Friday's alert
+again, and a pre-market move belongs to the day it trades before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction as db
+from django.urls import reverse
+from django.utils import timezone
+
+from market.models import Instrument, MarketState, Quote
+from portfolios.models import Notification, PriceAlert
+
+log = logging.getLogger(__name__)
+
+Condition = PriceAlert.Condition
+
+
+@dataclass(frozen=True)
+class Firing:
+    alert: PriceAlert
+    session: date
+    text: str
+
+
+def _market_date(moment: datetime, kind: str) -> date:
+    if kind == Instrument.Kind.CRYPTO:
+        return moment.astimezone(UTC).date()
+    return moment.astimezone(ZoneInfo(settings.MARKET_TIME_ZONE)).date()
+
+
+def _money(value: Decimal, currency: str) -> str:
+    amount = f"{abs(value):,.2f}" if abs(value) >= 1 else f"{abs(value):,.4f}"
+    sign = "-" if value < 0 else ""
+    return f"{sign}${amount}" if currency in ("", "USD") else f"{sign}{amount} {currency}"
+
+
+def _percent(value: Decimal) -> str:
+    return f"{value:+.2f}%"
+
+
+def last_price(quote: Quote) -> tuple[Decimal, str]:
+    """The latest traded price and where it traded: pre-market, after hours, or the session."""
+    if quote.market_state == MarketState.PRE and quote.pre_market_price is not None:
+        return quote.pre_market_price, "in pre-market"
+    if quote.market_state == MarketState.POST and quote.post_market_price is not None:
+        return quote.post_market_price, "after hours"
+    return quote.price, ""
+
+
+def check_alert(alert: PriceAlert, quote: Quote) -> Firing | None:
+    """Whether the alert's condition holds on this quote, with the session day it belongs to."""
+    instrument = alert.instrument
+    kind = instrument.kind
+    regular_moment = quote.provider_time or quote.fetched_at
+    symbol = instrument.symbol
+    currency = quote.currency or instrument.currency
+    threshold = alert.threshold
+    if alert.condition in (Condition.ABOVE, Condition.BELOW):
+        price, where = last_price(quote)
+        above = alert.condition == Condition.ABOVE
+        if (above and price < threshold) or (not above and price > threshold):
+            return None
+        moment = (
+            quote.fetched_at if quote.market_state == MarketState.PRE and where else regular_moment
+        )
+        text = (
+            f"{symbol} traded at {_money(price, currency)}{' ' + where if where else ''}, "
+            f"{'above' if above else 'below'} your {_money(threshold, currency)} alert."
+        )
+        return Firing(alert, _market_date(moment, kind), text)
+    if alert.condition == Condition.DAY_MOVE:
+        move = quote.change_percent
+        # Before the open, the day change is still the previous session's: not a move of today.
+        if move is None or quote.market_state == MarketState.PRE or abs(move) < threshold:
+            return None
+        text = (
+            f"{symbol} {'rose' if move > 0 else 'fell'} {_percent(move)} on the day "
+            f"to {_money(quote.price, currency)} (your alert: a move of {threshold.normalize():f}% "
+            "or more)."
+        )
+        return Firing(alert, _market_date(regular_moment, kind), text)
+    if alert.condition == Condition.PRE_MARKET_MOVE:
+        move = quote.pre_market_change_percent
+        if quote.market_state != MarketState.PRE or move is None or abs(move) < threshold:
+            return None
+        price = quote.pre_market_price
+        text = (
+            f"{symbol} is {'up' if move > 0 else 'down'} {_percent(move)} in pre-market"
+            f"{' at ' + _money(price, currency) if price is not None else ''} (your alert: "
+            f"a move of {threshold.normalize():f}% or more)."
+        )
+        return Firing(alert, _market_date(quote.fetched_at, kind), text)
+    return None
+
+
+def evaluate_alerts(*, now: datetime | None = None) -> list[Firing]:
+    """Fire every active alert whose condition holds and that has not fired this session day.
+
+    Creates one notification per firing and emails each owner once, listing their firings.
+    Safe to run concurrently: alerts being evaluated elsewhere are skipped (PostgreSQL).
+    """
+    now = now or timezone.now()
+    # No session day is after today's UTC date: alerts that fired on it cannot fire again.
+    latest_session = now.astimezone(UTC).date()
+    with db.atomic():
+        candidates = list(
+            PriceAlert.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(active=True, instrument__quote__isnull=False)
+            .exclude(last_triggered_session__gte=latest_session)
+            .select_related("instrument__quote", "owner")
+            .order_by("pk")
+        )
+        firings = []
+        for alert in candidates:
+            firing = check_alert(alert, alert.instrument.quote)
+            if firing is None:
+                continue
+            if alert.last_triggered_session and alert.last_triggered_session >= firing.session:
+                continue
+            firings.append(firing)
+        if not firings:
+            return []
+        by_session: dict[date, list[int]] = defaultdict(list)
+        for firing in firings:
+            by_session[firing.session].append(firing.alert.pk)
+            firing.alert.last_triggered_at = now
+            firing.alert.last_triggered_session = firing.session
+        for session, ids in by_session.items():
+            PriceAlert.objects.filter(pk__in=ids).update(
+                last_triggered_at=now, last_triggered_session=session
+            )
+        Notification.objects.bulk_create(
+            [
+                Notification(
+                    owner_id=f.alert.owner_id,
+                    text=f.text[:300],
+                    link=reverse("market:miner", args=[f.alert.instrument.symbol]),
+                )
+                for f in firings
+            ]
+        )
+    _email_owners(firings)
+    return firings
+
+
+def _email_owners(firings: list[Firing]) -> None:
+    """One email per owner with their firings; a mail failure is logged, never raised (the
+    notifications are already committed and the next run must not fire them again)."""
+    by_owner: dict[int, list[Firing]] = defaultdict(list)
+    for firing in firings:
+        by_owner[firing.alert.owner_id].append(firing)
+    for owner_firings in by_owner.values():
+        owner = owner_firings[0].alert.owner
+        if not owner.email:
+            continue
+        if len(owner_firings) == 1:
+            subject = f"Minerwatch alert: {owner_firings[0].alert.instrument.symbol}"
+        else:
+            subject = f"Minerwatch: {len(owner_firings)} alerts"
+        lines = [f"- {f.text}" for f in owner_firings]
+        body = "\n".join(
+            [
+                "Your Minerwatch alerts fired:",
+                "",
+                *lines,
+                "",
+                "Each alert fires at most once per trading day. Manage them on the Alerts page.",
+            ]
+        )
+        try:
+            send_mail(subject, body, None, [owner.email])
+        except Exception:  # SMTP errors of every kind: the notification already exists
+            log.exception("could not email alerts to user %s", owner.pk)

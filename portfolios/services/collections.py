@@ -1,0 +1,151 @@
+"""Creating, naming, ordering and deleting watchlists and portfolios, and a watchlist's items."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.db import transaction as db
+from django.db.models import Max
+
+from market.models import Instrument
+from portfolios.models import Portfolio, Watchlist, WatchlistItem
+from portfolios.services.instruments import ensure_fx_instruments
+
+CURRENCIES = [
+    ("USD", "US dollar"),
+    ("CAD", "Canadian dollar"),
+    ("EUR", "Euro"),
+    ("GBP", "British pound"),
+    ("AUD", "Australian dollar"),
+    ("CHF", "Swiss franc"),
+    ("JPY", "Japanese yen"),
+    ("SEK", "Swedish krona"),
+    ("NOK", "Norwegian krone"),
+    ("HKD", "Hong Kong dollar"),
+    ("SGD", "Singapore dollar"),
+]
+UP, DOWN = "up", "down"
+
+
+def _move(siblings: list, target, direction: str) -> bool:
+    """Swap `target` with its neighbour in `siblings` (already in display order) and renumber
+    positions 0..n-1. False when it is already at that end."""
+    index = next(i for i, item in enumerate(siblings) if item.pk == target.pk)
+    other = index - 1 if direction == UP else index + 1
+    if other < 0 or other >= len(siblings):
+        return False
+    siblings[index], siblings[other] = siblings[other], siblings[index]
+    changed = []
+    for position, item in enumerate(siblings):
+        if item.position != position:
+            item.position = position
+            changed.append(item)
+    type(target).objects.bulk_update(changed, ["position"])
+    return True
+
+
+def _name_taken(message: str) -> ValidationError:
+    return ValidationError({"name": [message]}, code="duplicate")
+
+
+# -- watchlists -------------------------------------------------------------------------------
+
+
+def create_watchlist(*, owner, name: str) -> Watchlist:
+    name = name.strip()
+    try:
+        with db.atomic():
+            last = owner.watchlists.aggregate(last=Max("position"))["last"]
+            return Watchlist.objects.create(
+                owner=owner, name=name, position=0 if last is None else last + 1
+            )
+    except IntegrityError:
+        raise _name_taken(f"You already have a watchlist called “{name}”.") from None
+
+
+def rename_watchlist(*, watchlist: Watchlist, name: str) -> Watchlist:
+    watchlist.name = name.strip()
+    try:
+        with db.atomic():
+            watchlist.save(update_fields=["name"])
+    except IntegrityError:
+        raise _name_taken(f"You already have a watchlist called “{watchlist.name}”.") from None
+    return watchlist
+
+
+def delete_watchlist(*, watchlist: Watchlist) -> None:
+    watchlist.delete()
+
+
+def move_watchlist(*, watchlist: Watchlist, direction: str) -> bool:
+    with db.atomic():
+        siblings = list(Watchlist.objects.select_for_update().filter(owner_id=watchlist.owner_id))
+        return _move(siblings, watchlist, direction)
+
+
+def add_watchlist_item(
+    *, watchlist: Watchlist, instrument: Instrument, note: str = ""
+) -> WatchlistItem:
+    """Add an instrument at the end of the watchlist; refuse one that is already on it."""
+    try:
+        with db.atomic():
+            last = watchlist.items.aggregate(last=Max("position"))["last"]
+            return WatchlistItem.objects.create(
+                watchlist=watchlist,
+                instrument=instrument,
+                note=note.strip(),
+                position=0 if last is None else last + 1,
+            )
+    except IntegrityError:
+        raise ValidationError(
+            {"symbol": [f"{instrument.symbol} is already on {watchlist.name}."]}, code="duplicate"
+        ) from None
+
+
+def remove_watchlist_item(*, item: WatchlistItem) -> None:
+    item.delete()
+
+
+def move_watchlist_item(*, item: WatchlistItem, direction: str) -> bool:
+    with db.atomic():
+        siblings = list(
+            WatchlistItem.objects.select_for_update().filter(watchlist_id=item.watchlist_id)
+        )
+        return _move(siblings, item, direction)
+
+
+def set_watchlist_item_note(*, item: WatchlistItem, note: str) -> WatchlistItem:
+    item.note = note.strip()
+    item.save(update_fields=["note"])
+    return item
+
+
+# -- portfolios -------------------------------------------------------------------------------
+
+
+def create_portfolio(*, owner, name: str, base_currency: str = "USD") -> Portfolio:
+    name = name.strip()
+    try:
+        with db.atomic():
+            return Portfolio.objects.create(owner=owner, name=name, base_currency=base_currency)
+    except IntegrityError:
+        raise _name_taken(f"You already have a portfolio called “{name}”.") from None
+
+
+def update_portfolio(*, portfolio: Portfolio, name: str, base_currency: str) -> Portfolio:
+    portfolio.name = name.strip()
+    portfolio.base_currency = base_currency
+    try:
+        with db.atomic():
+            portfolio.save(update_fields=["name", "base_currency"])
+            currencies = set(
+                portfolio.holdings.values_list("instrument__currency", flat=True).distinct()
+            )
+            ensure_fx_instruments({(c, base_currency) for c in currencies})
+    except IntegrityError:
+        raise _name_taken(f"You already have a portfolio called “{portfolio.name}”.") from None
+    return portfolio
+
+
+def delete_portfolio(*, portfolio: Portfolio) -> None:
+    portfolio.delete()

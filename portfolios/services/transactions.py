@@ -1,0 +1,572 @@
+"""Writing a portfolio's ledger: every change to a transaction recomputes its holding.
+
+Transactions are the truth. A holding's quantity, average cost, cost basis and realized P&L are
+recomputed from its trades and the instrument's split events by `recompute_holding`, in the same
+database transaction as the write and with the holding row locked, so two writes to one holding
+never interleave. A write that would leave the ledger impossible (a sell of more than was held on
+its date, now or after an edit) raises `LedgerError` and writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction as db
+from django.urls import reverse
+from django.utils import timezone
+
+from market.models import Instrument, SplitEvent
+from portfolios import ledger
+from portfolios.models import Holding, Notification, Portfolio, Transaction
+from portfolios.services.instruments import ensure_fx_instruments, find_or_add_instrument
+
+log = logging.getLogger(__name__)
+
+TRADE_KINDS = (Transaction.Kind.BUY, Transaction.Kind.SELL)
+EDITABLE_FIELDS = ("kind", "trade_date", "quantity", "price", "fee", "note")
+NOTE_MAX = Transaction._meta.get_field("note").max_length
+# DecimalField(max_digits=20, decimal_places=8): at most 12 digits before the point.
+MAX_PLACES = 8
+MAX_INTEGER_DIGITS = 12
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem with one trade: `row` is its index in the list given (None for a single
+    trade), `field` the trade field at fault ("__all__" for the trade as a whole)."""
+
+    row: int | None
+    field: str
+    message: str
+
+
+class LedgerError(ValidationError):
+    """A refused ledger write. `row_errors` lists every problem; as a ValidationError it maps
+    field names to messages, so a form can show each next to its field."""
+
+    def __init__(self, row_errors: Iterable[RowError]):
+        self.row_errors = list(row_errors)
+        by_field: dict[str, list[str]] = {}
+        for error in self.row_errors:
+            text = error.message if error.row is None else f"Row {error.row + 1}: {error.message}"
+            by_field.setdefault(error.field, []).append(text)
+        super().__init__(by_field)
+
+
+@dataclass(frozen=True)
+class TradeInput:
+    """A buy or sell to record. Give `instrument`, or `symbol` (resolved, and added when the
+    provider knows it). Values may be typed (date, Decimal) or text as read from a file."""
+
+    kind: str
+    trade_date: date | str
+    quantity: Decimal | str | int
+    price: Decimal | str | int
+    fee: Decimal | str | int | None = Decimal(0)
+    note: str = ""
+    symbol: str = ""
+    instrument: Instrument | None = None
+
+
+class _Oversold(Exception):
+    def __init__(self, holding: Holding, oversold: list[ledger.Oversold]):
+        super().__init__("oversold")
+        self.holding = holding
+        self.oversold = oversold
+
+
+# -- validation -------------------------------------------------------------------------------
+
+
+def _quantity_text(value: Decimal) -> str:
+    """12, 1,250 or 0.5: a quantity as people write it."""
+    value = value.normalize()
+    if value == value.to_integral():
+        return f"{value:,.0f}"
+    text = f"{value:,f}"
+    return text.rstrip("0").rstrip(".")
+
+
+def _decimal(value, field: str, label: str, errors: list[tuple[str, str]]) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        errors.append((field, f"Enter the {label}."))
+        return None
+    if isinstance(value, float):
+        value = str(value)
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        errors.append((field, f"Enter the {label} as a number, such as 12.5."))
+        return None
+    if not number.is_finite():
+        errors.append((field, f"Enter the {label} as a number, such as 12.5."))
+        return None
+    exponent = number.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_PLACES:
+        errors.append((field, f"Use at most {MAX_PLACES} decimal places for the {label}."))
+        return None
+    if abs(number) >= Decimal(10) ** MAX_INTEGER_DIGITS:
+        errors.append((field, f"The {label} is too large."))
+        return None
+    return number
+
+
+def _date(value, errors: list[tuple[str, str]]) -> date | None:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value.strip():
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        errors.append(("trade_date", "Enter the trade date as YYYY-MM-DD."))
+        return None
+    errors.append(("trade_date", "Enter the trade date."))
+    return None
+
+
+def clean_trade_values(
+    *, kind, trade_date, quantity, price, fee=Decimal(0), note=""
+) -> tuple[dict, list[tuple[str, str]]]:
+    """The trade's values, typed, and a (field, message) per problem; shared by every write."""
+    errors: list[tuple[str, str]] = []
+    kind = (kind or "").strip().lower() if isinstance(kind, str) else kind
+    if kind == Transaction.Kind.SPLIT:
+        errors.append(
+            ("kind", "Splits come from the market's split history; record a buy or a sell.")
+        )
+    elif kind not in TRADE_KINDS:
+        errors.append(("kind", "Choose buy or sell."))
+    day = _date(trade_date, errors)
+    today = timezone.localdate()
+    if day is not None and day > today:
+        errors.append(("trade_date", f"The trade date cannot be in the future (today is {today})."))
+    qty = _decimal(quantity, "quantity", "quantity", errors)
+    if qty is not None and qty <= 0:
+        errors.append(("quantity", "The quantity must be more than zero."))
+    unit_price = _decimal(price, "price", "price", errors)
+    if unit_price is not None and unit_price <= 0:
+        errors.append(("price", "The price must be more than zero."))
+    if fee is None or (isinstance(fee, str) and not fee.strip()):
+        fee = Decimal(0)
+    fee_amount = _decimal(fee, "fee", "fee", errors)
+    if fee_amount is not None and fee_amount < 0:
+        errors.append(("fee", "The fee cannot be negative."))
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        errors.append(("note", f"Keep the note to {NOTE_MAX} characters (it has {len(note)})."))
+    values = {
+        "kind": kind,
+        "trade_date": day,
+        "quantity": qty,
+        "price": unit_price,
+        "fee": fee_amount,
+        "note": note,
+    }
+    return values, errors
+
+
+# -- the recompute ----------------------------------------------------------------------------
+
+
+def split_label(ratio: Decimal) -> str:
+    """4-for-1 split, 3-for-2 split, 1-for-10 reverse split."""
+    fraction = Fraction(ratio).limit_denominator(10_000)
+    kind = "reverse split" if fraction < 1 else "split"
+    return f"{fraction.numerator}-for-{fraction.denominator} {kind}"
+
+
+def _locked_holding(portfolio: Portfolio, instrument: Instrument) -> Holding:
+    holding, _ = Holding.objects.get_or_create(portfolio=portfolio, instrument=instrument)
+    return Holding.objects.select_for_update().select_related("instrument").get(pk=holding.pk)
+
+
+def _recompute_locked(holding: Holding) -> Holding | None:
+    """Recompute a locked holding from its trades and its instrument's splits, bring its split
+    entries in line (create, adjust, remove), and save it. A holding left with no trade is
+    deleted (None). Raises _Oversold, leaving the caller's transaction to roll back."""
+    entries = list(holding.transactions.all())
+    trades = [
+        ledger.Trade(
+            key=entry.pk,
+            kind=entry.kind,
+            trade_date=entry.trade_date,
+            quantity=entry.quantity,
+            price=entry.price,
+            fee=entry.fee,
+            sequence=entry.pk,
+        )
+        for entry in entries
+        if entry.kind != Transaction.Kind.SPLIT
+    ]
+    if not trades:
+        holding.delete()
+        return None
+    splits = [
+        ledger.Split(split_date, ratio)
+        for split_date, ratio in SplitEvent.objects.filter(
+            instrument_id=holding.instrument_id
+        ).values_list("date", "ratio")
+    ]
+    position = ledger.walk(trades, splits)
+    if position.oversold:
+        raise _Oversold(holding, position.oversold)
+
+    existing = {e.trade_date: e for e in entries if e.kind == Transaction.Kind.SPLIT}
+    applied = {split.split_date: split for split in position.applied_splits}
+    to_create, to_update = [], []
+    for split_date, split in applied.items():
+        change = position.stored(split.quantity_change)
+        entry = existing.get(split_date)
+        if entry is None:
+            to_create.append(
+                Transaction(
+                    holding=holding,
+                    kind=Transaction.Kind.SPLIT,
+                    trade_date=split_date,
+                    quantity=change,
+                    split_ratio=split.ratio,
+                    note=split_label(split.ratio),
+                )
+            )
+        elif entry.quantity != change or entry.split_ratio != split.ratio:
+            entry.quantity, entry.split_ratio = change, split.ratio
+            entry.note = split_label(split.ratio)
+            to_update.append(entry)
+    stale = [e.pk for d, e in existing.items() if d not in applied]
+    if stale:
+        Transaction.objects.filter(pk__in=stale).delete()
+    if to_create:
+        Transaction.objects.bulk_create(to_create)
+    if to_update:
+        Transaction.objects.bulk_update(to_update, ["quantity", "split_ratio", "note"])
+
+    holding.quantity = position.stored(position.quantity)
+    holding.average_cost = position.stored(position.average_cost)
+    holding.cost_basis = position.stored(position.cost_basis)
+    holding.realized_pnl = position.stored(position.realized_pnl)
+    holding.save(
+        update_fields=["quantity", "average_cost", "cost_basis", "realized_pnl", "updated_at"]
+    )
+    return holding
+
+
+def recompute_holding(holding: Holding) -> Holding | None:
+    """Recompute one holding from its ledger (locking it). None when it has no trade left."""
+    with db.atomic():
+        locked = Holding.objects.select_for_update().select_related("instrument").get(pk=holding.pk)
+        try:
+            return _recompute_locked(locked)
+        except _Oversold as exc:
+            raise LedgerError(
+                [RowError(None, NON_FIELD_ERRORS, _oversold_text(locked, o)) for o in exc.oversold]
+            ) from None
+
+
+def _oversold_text(holding: Holding, oversold: ledger.Oversold, prefix: str = "") -> str:
+    symbol = holding.instrument.symbol
+    held = _quantity_text(oversold.held)
+    wanted = _quantity_text(oversold.wanted)
+    if prefix and not oversold.held:
+        return (
+            f"{prefix} would leave your sell of {wanted} {symbol} on {oversold.trade_date} "
+            f"with no {symbol} held to sell."
+        )
+    if prefix:
+        return (
+            f"{prefix} would leave your sell of {wanted} {symbol} on {oversold.trade_date} "
+            f"larger than the {held} held then."
+        )
+    return (
+        f"You held {held} {symbol} on {oversold.trade_date}; you cannot sell {wanted}."
+        if oversold.held
+        else f"You held no {symbol} on {oversold.trade_date}, so there is nothing to sell."
+    )
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+
+def _fx_pairs(portfolio: Portfolio, currencies: Iterable[str]) -> set[tuple[str, str]]:
+    pairs = set()
+    for currency in currencies:
+        pairs.add((currency, portfolio.base_currency))
+        pairs.add((currency, "USD"))  # market-cap tiers are in dollars
+    return pairs
+
+
+def record_transaction(
+    *,
+    portfolio: Portfolio,
+    instrument: Instrument,
+    kind: str,
+    trade_date: date,
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal = Decimal(0),
+    note: str = "",
+) -> Transaction:
+    """Record a buy or sell and recompute its holding, or raise LedgerError and write nothing."""
+    values, problems = clean_trade_values(
+        kind=kind, trade_date=trade_date, quantity=quantity, price=price, fee=fee, note=note
+    )
+    if problems:
+        raise LedgerError(RowError(None, field, message) for field, message in problems)
+    with db.atomic():
+        holding = _locked_holding(portfolio, instrument)
+        entry = Transaction.objects.create(holding=holding, **values)
+        try:
+            _recompute_locked(holding)
+        except _Oversold as exc:
+            raise LedgerError(
+                RowError(
+                    None,
+                    "quantity",
+                    _oversold_text(holding, o, "" if o.key == entry.pk else "This sell"),
+                )
+                for o in exc.oversold
+            ) from None
+        ensure_fx_instruments(_fx_pairs(portfolio, [instrument.currency]))
+    return entry
+
+
+def update_transaction(*, transaction: Transaction, **fields) -> Transaction:
+    """Change a buy or sell (kind, trade_date, quantity, price, fee, note) and recompute."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"cannot edit {', '.join(sorted(unknown))} of a transaction")
+    if transaction.kind == Transaction.Kind.SPLIT:
+        raise LedgerError(
+            [RowError(None, NON_FIELD_ERRORS, "Split entries follow the market's split history.")]
+        )
+    merged = {name: fields.get(name, getattr(transaction, name)) for name in EDITABLE_FIELDS}
+    values, problems = clean_trade_values(**merged)
+    if problems:
+        raise LedgerError(RowError(None, field, message) for field, message in problems)
+    changed = [name for name in EDITABLE_FIELDS if values[name] != getattr(transaction, name)]
+    with db.atomic():
+        holding = (
+            Holding.objects.select_for_update()
+            .select_related("instrument")
+            .get(pk=transaction.holding_id)
+        )
+        entry = holding.transactions.get(pk=transaction.pk)
+        for name, value in values.items():
+            setattr(entry, name, value)
+        entry.save(update_fields=list(EDITABLE_FIELDS))
+        try:
+            _recompute_locked(holding)
+        except _Oversold as exc:
+            blame = next(
+                (name for name in ("quantity", "trade_date", "kind") if name in changed),
+                NON_FIELD_ERRORS,
+            )
+            raise LedgerError(
+                RowError(
+                    None,
+                    "quantity" if o.key == entry.pk else blame,
+                    _oversold_text(holding, o, "" if o.key == entry.pk else "This change"),
+                )
+                for o in exc.oversold
+            ) from None
+    return entry
+
+
+def delete_transaction(*, transaction: Transaction) -> None:
+    """Delete a buy or sell and recompute, refusing when a later sell would be oversold."""
+    if transaction.kind == Transaction.Kind.SPLIT:
+        raise LedgerError(
+            [RowError(None, NON_FIELD_ERRORS, "Split entries follow the market's split history.")]
+        )
+    with db.atomic():
+        holding = (
+            Holding.objects.select_for_update()
+            .select_related("instrument")
+            .get(pk=transaction.holding_id)
+        )
+        holding.transactions.filter(pk=transaction.pk).delete()
+        try:
+            _recompute_locked(holding)
+        except _Oversold as exc:
+            what = "Deleting this buy" if transaction.kind == Transaction.Kind.BUY else "This"
+            raise LedgerError(
+                RowError(None, NON_FIELD_ERRORS, _oversold_text(holding, o, what))
+                for o in exc.oversold
+            ) from None
+
+
+def record_transactions(*, portfolio: Portfolio, trades: Sequence[TradeInput]) -> list[Transaction]:
+    """Record many trades at once (a CSV import): all or nothing.
+
+    Each trade is checked on its own, then the resulting ledger of every holding it touches is
+    checked as a whole. LedgerError.row_errors gives (row index in `trades`, field, message) for
+    every problem found; when there is one, nothing is written.
+    """
+    errors: list[RowError] = []
+    cleaned: list[dict] = []
+    for index, trade in enumerate(trades):
+        values, problems = clean_trade_values(
+            kind=trade.kind,
+            trade_date=trade.trade_date,
+            quantity=trade.quantity,
+            price=trade.price,
+            fee=trade.fee,
+            note=trade.note,
+        )
+        errors.extend(RowError(index, field, message) for field, message in problems)
+        cleaned.append(values)
+
+    instruments = _resolve_instruments(trades, errors)
+    if errors:
+        raise LedgerError(sorted(errors, key=lambda e: (e.row, e.field)))
+    if not trades:
+        return []
+
+    with db.atomic():
+        wanted = {instrument.pk: instrument for instrument in instruments}
+        Holding.objects.bulk_create(
+            [Holding(portfolio=portfolio, instrument_id=pk) for pk in wanted],
+            ignore_conflicts=True,
+        )
+        holdings = {
+            h.instrument_id: h
+            for h in Holding.objects.select_for_update()
+            .select_related("instrument")
+            .filter(portfolio=portfolio, instrument_id__in=wanted)
+            .order_by("pk")
+        }
+        entries = Transaction.objects.bulk_create(
+            [
+                Transaction(holding=holdings[instrument.pk], **values)
+                for instrument, values in zip(instruments, cleaned, strict=True)
+            ]
+        )
+        row_of = {entry.pk: index for index, entry in enumerate(entries)}
+        for holding in holdings.values():
+            try:
+                _recompute_locked(holding)
+            except _Oversold as exc:
+                errors.extend(_blame_rows(holding, exc.oversold, entries, row_of))
+        if errors:
+            raise LedgerError(sorted(errors, key=lambda e: (e.row is None, e.row or 0)))
+        ensure_fx_instruments(_fx_pairs(portfolio, {i.currency for i in instruments}))
+    return entries
+
+
+def _resolve_instruments(trades: Sequence[TradeInput], errors: list[RowError]) -> list:
+    """The instrument of every trade (None where it cannot be found, with a row error)."""
+    symbols = {
+        trade.symbol.strip().upper()
+        for trade in trades
+        if trade.instrument is None and trade.symbol.strip()
+    }
+    known = {i.symbol: i for i in Instrument.objects.filter(symbol__in=symbols)}
+    looked_up: dict[str, Instrument | ValidationError] = {}
+    resolved = []
+    for index, trade in enumerate(trades):
+        if trade.instrument is not None:
+            resolved.append(trade.instrument)
+            continue
+        symbol = trade.symbol.strip().upper()
+        instrument = known.get(symbol)
+        if instrument is None:
+            if symbol not in looked_up:
+                try:
+                    looked_up[symbol] = find_or_add_instrument(symbol)
+                except ValidationError as exc:
+                    looked_up[symbol] = exc
+            found = looked_up[symbol]
+            if isinstance(found, ValidationError):
+                errors.append(RowError(index, "symbol", found.messages[0]))
+                found = None
+            instrument = found
+        resolved.append(instrument)
+    return resolved
+
+
+def _blame_rows(
+    holding: Holding,
+    oversold: list[ledger.Oversold],
+    entries: list[Transaction],
+    row_of: dict[int, int],
+) -> list[RowError]:
+    """Row errors for the oversold sells of one holding: on the sell itself when it is new, or
+    on the latest new sell before it when an existing sell became oversold."""
+    errors = []
+    new_sells = sorted(
+        (e for e in entries if e.holding_id == holding.pk and e.kind == Transaction.Kind.SELL),
+        key=lambda e: (e.trade_date, e.pk),
+    )
+    for item in oversold:
+        if item.key in row_of:
+            errors.append(RowError(row_of[item.key], "quantity", _oversold_text(holding, item)))
+            continue
+        culprit = next((e for e in reversed(new_sells) if e.trade_date <= item.trade_date), None)
+        row = row_of[culprit.pk] if culprit is not None else None
+        errors.append(
+            RowError(
+                row,
+                "quantity" if row is not None else NON_FIELD_ERRORS,
+                _oversold_text(holding, item, "This sell"),
+            )
+        )
+    return errors
+
+
+def apply_splits(split_event_ids: Sequence[int]) -> int:
+    """Bring every holding of the split instruments in line with their split history.
+
+    Each holding is recomputed in its own transaction (recompute_holding adds the split entry,
+    once: the ledger keys it by holding and date). A holding whose trades contradict a split (a
+    later sell of more shares than the split leaves) is left as it was and its owner is told.
+    Returns the number of holdings recomputed.
+    """
+    events = list(SplitEvent.objects.filter(pk__in=split_event_ids).select_related("instrument"))
+    if not events:
+        return 0
+    holding_ids = list(
+        Holding.objects.filter(instrument_id__in={e.instrument_id for e in events})
+        .values_list("pk", flat=True)
+        .order_by("pk")
+    )
+    done = 0
+    for holding_id in holding_ids:
+        try:
+            with db.atomic():
+                holding = (
+                    Holding.objects.select_for_update()
+                    .select_related("instrument", "portfolio")
+                    .get(pk=holding_id)
+                )
+                _recompute_locked(holding)
+            done += 1
+        except _Oversold as exc:
+            _notify_split_conflict(exc.holding, exc.oversold, events)
+        except Holding.DoesNotExist:
+            continue
+    return done
+
+
+def _notify_split_conflict(
+    holding: Holding, oversold: list[ledger.Oversold], events: list[SplitEvent]
+) -> None:
+    event = next(e for e in events if e.instrument_id == holding.instrument_id)
+    first = oversold[0]
+    text = (
+        f"{holding.instrument.symbol}'s {split_label(event.ratio)} on {event.date} could not be "
+        f"applied to {holding.portfolio.name}: your sell of {_quantity_text(first.wanted)} on "
+        f"{first.trade_date} is more than the {_quantity_text(first.held)} shares held then. "
+        "Please review these trades."
+    )
+    log.warning("split not applied to holding %s: %s", holding.pk, text)
+    Notification.objects.create(
+        owner_id=holding.portfolio.owner_id,
+        text=text[:300],
+        link=reverse("portfolios:transactions", args=[holding.portfolio_id]),
+    )
