@@ -969,6 +969,12 @@ class MinerDetail:
     def simulated(self) -> bool:
         return self.quote is not None and self.quote.source == "simulated"
 
+    @property
+    def shares_outstanding(self) -> int | None:
+        if self.instrument.shares_outstanding:
+            return self.instrument.shares_outstanding
+        return self.quote.shares_outstanding if self.quote else None
+
 
 def find_instrument(symbol: str) -> Instrument | None:
     """The active instrument with this symbol (any case), with its miner facts and quote."""

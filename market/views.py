@@ -243,13 +243,17 @@ def miner(request: HtmxHttpRequest, symbol: str) -> HttpResponse:
     if request.htmx and request.htmx.target == "price-history":
         template_name += "#history"
     params = {"range": chosen}
+    instrument_url = reverse("market:miner", args=[instrument.symbol])
     context = {
         "detail": detail,
         "instrument": instrument,
         "quote": detail.quote,
         "miner": detail.miner,
         "history": detail.history,
-        "range_links": _range_links(params, MINER_RANGES, MINER_RANGE_DEFAULTS),
+        "range_links": [
+            {**link, "url": instrument_url + link["url"].rstrip("?")}
+            for link in _range_links(params, MINER_RANGES, MINER_RANGE_DEFAULTS)
+        ],
         "bars_json_url": reverse("market:miner_bars", args=[instrument.symbol])
         + "?"
         + urlencode({"range": chosen}),
