@@ -57,7 +57,8 @@ class LiveStack:
     database_url: str
     redis_url: str
     work_dir: Path
-    web_workers: int = 2
+    # None: gunicorn's config decides (WEB_CONCURRENCY, else from the number of cores).
+    web_workers: int | None = 2
     celery_concurrency: int = 1
     run_beat: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -87,11 +88,12 @@ class LiveStack:
                 "REDIS_URL": self.redis_url,
                 "MARKET_DATA_PROVIDER": "simulated",
                 "VAR_DIR": str(self.work_dir / "var"),
-                "WEB_CONCURRENCY": str(self.web_workers),
                 "LOG_LEVEL": "INFO",
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.web_workers is not None:
+            env["WEB_CONCURRENCY"] = str(self.web_workers)
         env.update(self.extra_env)
         return env
 
@@ -174,19 +176,7 @@ class LiveStack:
         if prepare:
             self.prepare()
         self.port = self.port or free_port()
-        self._spawn(
-            "web",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "config/gunicorn.py",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "config.wsgi",
-            ],
-        )
+        self.serve("web", "config.wsgi", self.port)
         suffix = secrets.token_hex(4)
         self._spawn(
             "worker",
@@ -224,6 +214,22 @@ class LiveStack:
         self.wait_until_healthy(wait)
         return self
 
+    def serve(self, name: str, wsgi_module: str, port: int) -> None:
+        """Start gunicorn, with the site's configuration, serving `wsgi_module` on `port`."""
+        self._spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "config/gunicorn.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                wsgi_module,
+            ],
+        )
+
     def wait_until_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         last_error = ""
@@ -241,6 +247,16 @@ class LiveStack:
                 last_error = str(exc)
             time.sleep(0.3)
         raise RuntimeError(f"the stack did not become healthy: {last_error}\n{self.log_tails()}")
+
+    def stop_process(self, name: str) -> None:
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
     def stop(self, *, drop: bool = True) -> None:
         for process in self.processes.values():
