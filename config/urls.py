@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("", include("market.urls_csv")),
+    path("", include("portfolios.urls_csv")),
     path("", include("portfolios.urls")),
     path("", include("market.urls")),
 ]

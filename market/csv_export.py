@@ -17,6 +17,7 @@ from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
 from market.models import DailyBar, Instrument
+from market.selectors import RELATION_BENCHMARKS, InstrumentRow
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -49,24 +50,42 @@ def format_decimal(value: Decimal) -> str:
     return text
 
 
+def _empty(value: None) -> str:
+    return ""
+
+
+def _boolean(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _isoformat(value: dt.date) -> str:
+    return value.isoformat()
+
+
+# Exact types first (one dict lookup per cell keeps a million-row export fast); subclasses of
+# these (a TextChoices member is a str) fall through to the isinstance checks.
+_FORMATTERS = {
+    str: neutralise,
+    Decimal: format_decimal,
+    int: str,
+    type(None): _empty,
+    bool: _boolean,
+    dt.date: _isoformat,
+    dt.datetime: _isoformat,
+    # Not used for money (always Decimal); repr is the shortest exact round trip of a float.
+    float: repr,
+}
+
+
 def csv_cell(value: object) -> str:
-    """One cell's text. Numbers stay numbers (a negative Decimal is written as -1.5, unquoted by
-    the neutraliser); only text is neutralised."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format_decimal(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        # Not used by our exports (money is Decimal); repr is the shortest exact round trip.
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
+    """One cell's text. Numbers stay numbers (a negative Decimal is written as -1.5, not
+    neutralised); only text is neutralised."""
+    formatter = _FORMATTERS.get(type(value))
+    if formatter is not None:
+        return formatter(value)
+    for kind in (bool, Decimal, int, float, dt.datetime, dt.date):
+        if isinstance(value, kind):
+            return _FORMATTERS[kind](value)
     return neutralise(str(value))
 
 
@@ -146,4 +165,66 @@ def daily_history_rows(
             volume,
             instrument.currency,
             source,
+        )
+
+
+MINERS_HEADER = [
+    "symbol",
+    "name",
+    "segment",
+    "price",
+    "day_change_percent",
+    "pre_market_change_percent",
+    "post_market_change_percent",
+    "market_state",
+    "market_cap",
+    "ytd_percent",
+    "low_52w",
+    "high_52w",
+    "hashrate_eh",
+    "hpc_contracted_mw",
+    "enterprise_value",
+    "ev_per_eh",
+    *(
+        f"{measure}_{benchmark.lower().replace('-usd', '')}"
+        for benchmark in RELATION_BENCHMARKS
+        for measure in ("correlation", "beta")
+    ),
+    "trades_like",
+    "price_source",
+    "price_as_of",
+]
+
+
+def miners_rows(rows: Iterable[InstrumentRow]) -> Iterator[tuple]:
+    """The dashboard's miners table, in the order given (its sort and segment filter applied)."""
+    for row in rows:
+        quote = row.quote or {}
+        price_range = row.range_52w
+        relations = row.stats.relations if row.stats else {}
+        figures = []
+        for benchmark in RELATION_BENCHMARKS:
+            relation = relations.get(benchmark)
+            figures += [relation.correlation, relation.beta] if relation else [None, None]
+        yield (
+            row.symbol,
+            row.name,
+            row.segment,
+            row.price,
+            row.change_percent,
+            quote.get("pre_market_change_percent"),
+            quote.get("post_market_change_percent"),
+            quote.get("market_state", ""),
+            row.market_cap,
+            row.ytd_percent,
+            price_range.low if price_range else None,
+            price_range.high if price_range else None,
+            row.hashrate_eh,
+            row.hpc_contracted_mw,
+            row.enterprise_value,
+            row.ev_per_eh,
+            *figures,
+            row.trades_like.text if row.trades_like else "",
+            quote.get("source", ""),
+            row.as_of,
         )

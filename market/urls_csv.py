@@ -7,5 +7,6 @@ from market import views_csv
 app_name = "market_csv"
 
 urlpatterns = [
+    path("miners.csv", views_csv.miners_csv, name="miners"),
     path("miners/<str:symbol>/history.csv", views_csv.daily_history_csv, name="daily_history"),
 ]

@@ -9,8 +9,9 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from market import csv_export
+from market import csv_export, selectors
 from market.models import Instrument
+from market.views import DashboardQuery
 
 DEFAULT_HISTORY_DAYS = 365
 
@@ -48,4 +49,21 @@ def daily_history_csv(request: HttpRequest, symbol: str) -> HttpResponse:
         filename,
         csv_export.DAILY_HISTORY_HEADER,
         csv_export.daily_history_rows(instrument, start, end),
+    )
+
+
+@require_GET
+def miners_csv(request: HttpRequest) -> HttpResponse:
+    """The dashboard's miners table, read with the dashboard's own `sort` and `segment` query
+    parameters (unknown values fall back to its defaults, as on the page)."""
+    params = DashboardQuery(request.GET).values()
+    versions = selectors.data_versions()
+    rows = selectors.instrument_rows(selectors.instrument_stats(versions))
+    segment = params["segment"] or None
+    table = selectors.miners_table(rows, sort=params["sort"], segment=segment)
+    parts = ["miners", segment] if segment else ["miners"]
+    return csv_export.csv_response(
+        csv_export.export_filename(*parts, on=timezone.localdate()),
+        csv_export.MINERS_HEADER,
+        csv_export.miners_rows(table),
     )

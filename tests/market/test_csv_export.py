@@ -151,3 +151,66 @@ def test_daily_history_bad_dates_are_a_400_with_the_reason(client, iren, query, 
 
 def test_daily_history_of_an_unknown_symbol_is_404(client, db):
     assert client.get("/miners/NOPE/history.csv").status_code == 404
+
+
+# The miners table -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sector(db):
+    """Three miners with quotes: two pivoters and a pure miner, one with a formula-like name."""
+    from tests.factories import MinerFactory, QuoteFactory
+
+    made = {}
+    for symbol, name, segment, price, previous in [
+        ("IREN", "IREN Ltd", "pivot", "40", "38"),
+        ("WULF", "=TeraWulf", "pivot", "12.5", "13"),
+        ("CLSK", "CleanSpark", "miner", "11.123456789", "11"),
+    ]:
+        instrument = InstrumentFactory(symbol=symbol, name=name)
+        MinerFactory(instrument=instrument, segment=segment, hashrate_eh=Decimal("10.5"))
+        made[symbol] = QuoteFactory(
+            instrument=instrument,
+            price=Decimal(price),
+            previous_close=Decimal(previous),
+            source="simulated",
+            provider_time=dt.datetime(2025, 6, 2, 19, 59, tzinfo=dt.UTC),
+        )
+    return made
+
+
+def test_miners_export_follows_the_dashboards_sort_and_filter(client, sector):
+    response = client.get("/miners.csv?sort=-day&segment=pivot")
+    assert "minerwatch-miners-pivot-" in response["Content-Disposition"]
+    rows = read_csv(response)
+    header = rows[0]
+    assert header[:4] == ["symbol", "name", "segment", "price"]
+    assert header[-2:] == ["price_source", "price_as_of"]
+    records = [dict(zip(header, row, strict=True)) for row in rows[1:]]
+    assert [r["symbol"] for r in records] == ["IREN", "WULF"]  # +5.26 % before -3.85 %
+    wulf = records[1]
+    assert wulf["name"] == "'=TeraWulf"
+    assert wulf["day_change_percent"] == "-3.8462"  # a negative number, not neutralised text
+    assert wulf["price_source"] == "simulated"
+    assert wulf["price_as_of"] == "2025-06-02T19:59:00+00:00"
+    assert wulf["hashrate_eh"] == "10.5"
+
+
+def test_miners_export_ascending_and_unfiltered(client, sector):
+    rows = read_csv(client.get("/miners.csv?sort=price"))
+    assert [row[0] for row in rows[1:]] == ["CLSK", "WULF", "IREN"]
+    assert rows[1][3] == "11.12345679"  # stored with 8 places, written with all of them
+
+
+def test_miners_export_ignores_unknown_parameters_like_the_dashboard(client, sector):
+    response = client.get("/miners.csv?sort=bogus&segment=nonsense")
+    assert "minerwatch-miners-2" in response["Content-Disposition"]
+    assert len(read_csv(response)) == 4
+
+
+def test_text_subclasses_are_text_and_booleans_are_words():
+    from market.models import Miner
+
+    assert csv_cell(Miner.Segment.PIVOT) == "pivot"
+    assert csv_cell(True) == "true"
+    assert csv_cell(0) == "0"

@@ -6,7 +6,9 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
+from market.models import Instrument
 from portfolios.csv_import import (
     ImportRefused,
     detect_delimiter,
@@ -14,6 +16,11 @@ from portfolios.csv_import import (
     parse_decimal,
     parse_transactions_csv,
 )
+from portfolios.models import Holding, Transaction
+from portfolios.services.transactions import TradeInput, record_transactions
+from tests.factories import InstrumentFactory, PortfolioFactory, UserFactory
+
+D = Decimal
 
 OWN_EXPORT = (
     "date,symbol,currency,type,quantity,price,fee,note,price_source\r\n"
@@ -272,3 +279,346 @@ def test_a_file_over_the_limit_is_refused_before_reading():
 def test_the_same_bytes_hash_the_same():
     assert parse(OWN_EXPORT).sha256 == parse(OWN_EXPORT).sha256
     assert parse(OWN_EXPORT).sha256 != parse(OWN_EXPORT + "\n").sha256
+
+
+# Importing into a portfolio: preview, confirm, refusals ------------------------------------------
+
+
+@pytest.fixture
+def wulf(db):
+    return InstrumentFactory(symbol="WULF", name="TeraWulf")
+
+
+@pytest.fixture
+def cifr(db):
+    return InstrumentFactory(symbol="CIFR", name="Cipher Mining")
+
+
+@pytest.fixture
+def target(user, wulf, cifr):
+    return PortfolioFactory(owner=user, name="Imports")
+
+
+def upload(client, portfolio, content, *, name="trades.csv", htmx=False):
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post(
+        f"/portfolios/{portfolio.pk}/import/",
+        {"file": SimpleUploadedFile(name, content, content_type="text/csv")},
+        headers=headers,
+    )
+
+
+def confirm(client, portfolio, response, **overrides):
+    data = {"token": response.context["token"], "sha256": response.context["sha256"]}
+    data.update(overrides)
+    return client.post(f"/portfolios/{portfolio.pk}/import/confirm/", data)
+
+
+def ledger_rows():
+    return list(
+        Transaction.objects.order_by("id").values_list(
+            "holding__portfolio_id", "holding__instrument__symbol", "kind", "quantity"
+        )
+    )
+
+
+def holding(portfolio, symbol):
+    return Holding.objects.get(portfolio=portfolio, instrument__symbol=symbol)
+
+
+GOOD_FILE = (
+    "Date,Code,DataSource,Currency,Price,Quantity,Action,Fee,Note\n"
+    "02-01-2025,WULF,YAHOO,USD,5.5,100,buy,1,first\n"
+    "03-01-2025,CIFR,YAHOO,USD,4.25,40,BUY,0,\n"
+    "10-01-2025,WULF,YAHOO,USD,0.1,100,dividend,0,\n"
+    "15-01-2025,WULF,YAHOO,USD,7,30,Sell,0.5,trim\n"
+)
+
+
+def test_upload_page_shows_the_form(user_client, target):
+    response = user_client.get(f"/portfolios/{target.pk}/import/")
+    assert response.status_code == 200
+    assert b'enctype="multipart/form-data"' in response.content
+    assert b'hx-post="/portfolios/%d/import/"' % target.pk in response.content
+
+
+def test_preview_lists_what_will_be_written_and_writes_nothing(user_client, target):
+    response = upload(user_client, target, GOOD_FILE)
+    assert response.status_code == 200
+    preview = response.context["preview"]
+    assert [(t.line, t.symbol, t.kind) for t, _ in preview.to_write] == [
+        (2, "WULF", "buy"),
+        (3, "CIFR", "buy"),
+        (5, "WULF", "sell"),
+    ]
+    assert [(s.line, s.kind) for s in preview.skipped] == [(4, "dividend")]
+    page = response.content.decode()
+    assert "Import 3 transactions" in page
+    assert "1 row skipped" in page
+    assert "dividends are not tracked" in page
+    assert ledger_rows() == []
+
+
+def test_confirm_writes_every_row_in_one_go_and_redirects(user_client, target):
+    preview = upload(user_client, target, GOOD_FILE)
+    response = confirm(user_client, target, preview)
+    assert response.status_code == 302
+    assert response["Location"] == f"/portfolios/{target.pk}/"
+    wulf = holding(target, "WULF")
+    assert (wulf.quantity, wulf.cost_basis) == (D("70"), D("385.7"))  # (550 + 1) x 70/100
+    assert holding(target, "CIFR").quantity == D("40")
+    assert len(ledger_rows()) == 3
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert messages == ["Imported 3 transactions (1 row skipped)."]
+
+
+def test_htmx_upload_returns_only_the_panel_and_confirm_redirects_the_page(user_client, target):
+    response = upload(user_client, target, GOOD_FILE, htmx=True)
+    assert response.status_code == 200
+    assert b"<html" not in response.content
+    assert b"Import 3 transactions" in response.content
+    data = {"token": response.context["token"], "sha256": response.context["sha256"]}
+    done = user_client.post(
+        f"/portfolios/{target.pk}/import/confirm/", data, headers={"HX-Request": "true"}
+    )
+    assert done["HX-Redirect"] == f"/portfolios/{target.pk}/"
+    assert len(ledger_rows()) == 3
+
+
+def test_importing_the_same_file_twice_does_not_double_the_holdings(user_client, target):
+    confirm(user_client, target, upload(user_client, target, GOOD_FILE))
+    again = upload(user_client, target, GOOD_FILE)
+    assert again.status_code == 422
+    assert again.context["preview"].already_imported
+    assert "it looks like this file was imported before" in again.content.decode()
+    assert b"Import 3" not in again.content
+    assert holding(target, "WULF").quantity == D("70")
+    assert len(ledger_rows()) == 3
+
+
+def test_an_overlapping_file_imports_only_the_new_trades(user_client, target):
+    confirm(user_client, target, upload(user_client, target, GOOD_FILE))
+    longer = GOOD_FILE + "20-01-2025,CIFR,YAHOO,USD,5,10,buy,0,\n"
+    response = upload(user_client, target, longer)
+    preview = response.context["preview"]
+    assert [t.line for t, _ in preview.to_write] == [6]
+    assert [t.line for t in preview.duplicates] == [2, 3, 5]
+    confirm(user_client, target, response)
+    assert holding(target, "CIFR").quantity == D("50")
+    assert holding(target, "WULF").quantity == D("70")
+
+
+def test_two_identical_fills_in_one_file_both_count(user_client, target):
+    content = "date,symbol,type,quantity,price\n2025-01-02,WULF,buy,5,5\n2025-01-02,WULF,buy,5,5\n"
+    confirm(user_client, target, upload(user_client, target, content))
+    assert holding(target, "WULF").quantity == D("10")
+
+
+def test_confirming_twice_writes_once(user_client, target):
+    preview = upload(user_client, target, GOOD_FILE)
+    assert confirm(user_client, target, preview).status_code == 302
+    second = confirm(user_client, target, preview)
+    assert second.status_code == 422
+    assert "expired or was already imported" in second.content.decode()
+    assert len(ledger_rows()) == 3
+
+
+def test_cancel_forgets_the_upload(user_client, target):
+    preview = upload(user_client, target, GOOD_FILE)
+    response = user_client.post(
+        f"/portfolios/{target.pk}/import/cancel/", {"token": preview.context["token"]}
+    )
+    assert response.status_code == 302
+    assert confirm(user_client, target, preview).status_code == 422
+    assert ledger_rows() == []
+
+
+# A test per refusal, each checking that nothing was written.
+
+
+@pytest.fixture
+def existing_trade(target, wulf):
+    record_transactions(
+        portfolio=target,
+        trades=[TradeInput("buy", dt.date(2024, 12, 2), D("10"), D("5"), instrument=wulf)],
+    )
+    return ledger_rows()
+
+
+def assert_refused(response, message, before):
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert ledger_rows() == before
+    assert "Import " not in response.content.decode().split("Import transactions into")[-1]
+
+
+def test_refused_a_file_over_the_size_limit(user_client, target, existing_trade, settings):
+    settings.CSV_IMPORT_MAX_BYTES = 100
+    response = upload(user_client, target, GOOD_FILE)
+    assert_refused(response, "the limit is 100 bytes", existing_trade)
+
+
+def test_refused_a_file_that_is_not_csv(user_client, target, existing_trade):
+    response = upload(user_client, target, b"PK\x03\x04\x14\x00workbook", name="trades.xlsx")
+    assert_refused(response, "it looks like a ZIP archive or an Excel workbook", existing_trade)
+
+
+def test_refused_a_file_in_another_encoding(user_client, target, existing_trade):
+    content = "Date,Code,Price,Quantity,Action,Note\n02-01-2025,WULF,5,1,buy,Société\n"
+    response = upload(user_client, target, content.encode("latin-1"))
+    assert_refused(response, "is not UTF-8 text", existing_trade)
+
+
+def test_refused_a_file_without_a_header(user_client, target, existing_trade):
+    response = upload(user_client, target, "2025-01-02,WULF,buy,1,5\n")
+    assert_refused(response, "has no header row", existing_trade)
+
+
+def test_refused_a_file_missing_a_required_column(user_client, target, existing_trade):
+    response = upload(user_client, target, "date,symbol,type,price\n2025-01-02,WULF,buy,5\n")
+    assert_refused(response, "Missing required column(s): Quantity", existing_trade)
+
+
+def test_refused_an_unknown_symbol_and_offers_to_add_it(user_client, target, existing_trade):
+    content = "date,symbol,type,quantity,price\n2025-01-02,WULF,buy,1,5\n2025-01-03,NEWCO,buy,1,5\n"
+    response = upload(user_client, target, content)
+    assert_refused(response, "NEWCO is not an instrument we follow yet", existing_trade)
+    problems = response.context["preview"].problems
+    assert [(p.line, p.column) for p in problems] == [(3, "symbol")]
+    page = response.content.decode()
+    assert f'action="/portfolios/{target.pk}/import/add-symbols/"' in page
+    assert '<input type="hidden" name="symbol" value="NEWCO">' in page
+
+
+def test_adding_the_unknown_symbol_then_confirming(user_client, target, existing_trade, settings):
+    settings.MARKET_DATA_PROVIDER = "simulated"
+    content = "date,symbol,type,quantity,price\n2025-01-03,NEWCO,buy,1,5\n"
+    response = upload(user_client, target, content)
+    added = user_client.post(
+        f"/portfolios/{target.pk}/import/add-symbols/",
+        {"token": response.context["token"], "symbol": ["NEWCO"]},
+    )
+    assert added.status_code == 200
+    assert Instrument.objects.filter(symbol="NEWCO").exists()
+    assert ledger_rows() == existing_trade
+    assert confirm(user_client, target, added).status_code == 302
+    assert holding(target, "NEWCO").quantity == D("1")
+
+
+def test_a_symbol_the_provider_does_not_know_stays_refused(
+    user_client, target, existing_trade, settings
+):
+    settings.MARKET_DATA_PROVIDER = "simulated"  # it knows every symbol but those starting ZZ
+    content = "date,symbol,type,quantity,price\n2025-01-03,ZZNOPE,buy,1,5\n"
+    response = upload(user_client, target, content)
+    added = user_client.post(
+        f"/portfolios/{target.pk}/import/add-symbols/",
+        {"token": response.context["token"], "symbol": ["ZZNOPE"]},
+    )
+    assert_refused(added, "does not know the symbol ZZNOPE", existing_trade)
+    assert not Instrument.objects.filter(symbol="ZZNOPE").exists()
+
+
+def test_refused_a_sell_that_oversells(user_client, target, existing_trade):
+    content = (
+        "date,symbol,type,quantity,price\n"
+        "2025-01-02,WULF,sell,4,6\n"
+        "2025-01-03,WULF,sell,7,6\n"  # 10 held, 4 sold: 6 left
+        "2025-01-04,CIFR,buy,1,5\n"
+    )
+    response = upload(user_client, target, content)
+    assert_refused(response, "You held 6 WULF on 2025-01-03; you cannot sell 7.", existing_trade)
+    problems = response.context["preview"].problems
+    assert [(p.line, p.column) for p in problems] == [(3, "quantity")]
+    assert holding(target, "WULF").quantity == D("10")
+    assert not Holding.objects.filter(portfolio=target, instrument__symbol="CIFR").exists()
+
+
+def test_refused_rows_with_bad_cells_listing_line_and_column(user_client, target, existing_trade):
+    content = (
+        "Date,Code,Price,Quantity,Action\n"
+        "02-01-25,WULF,5,1,buy\n"
+        "2099-01-01,WULF,5,1,buy\n"
+        "2025-01-02,WULF,5,0,buy\n"
+    )
+    response = upload(user_client, target, content)
+    assert_refused(response, "two-digit year", existing_trade)
+    problems = response.context["preview"].problems
+    assert [(p.line, p.column) for p in problems] == [
+        (2, "Date"),
+        (3, "Date"),
+        (4, "Quantity"),
+    ]
+    assert "cannot be in the future" in problems[1].message
+    page = response.content.decode()
+    assert "3 problems: nothing will be imported until they are fixed" in page
+
+
+def test_refused_a_currency_that_is_not_the_instruments(user_client, target, existing_trade):
+    content = "date,symbol,type,quantity,price,currency\n2025-01-02,WULF,buy,1,5,CAD\n"
+    response = upload(user_client, target, content)
+    assert_refused(response, "WULF trades in USD, not CAD", existing_trade)
+
+
+def test_confirm_rechecks_the_ledger_and_writes_nothing_when_it_changed(
+    user_client, target, existing_trade
+):
+    content = "date,symbol,type,quantity,price\n2025-01-02,WULF,sell,8,6\n"
+    preview = upload(user_client, target, content)
+    assert preview.status_code == 200
+    # Meanwhile another tab sells most of the holding.
+    wulf = Instrument.objects.get(symbol="WULF")
+    record_transactions(
+        portfolio=target,
+        trades=[TradeInput("sell", dt.date(2024, 12, 20), D("5"), D("6"), instrument=wulf)],
+    )
+    before = ledger_rows()
+    response = confirm(user_client, target, preview)
+    assert_refused(response, "You held 5 WULF on 2025-01-02; you cannot sell 8.", before)
+    assert holding(target, "WULF").quantity == D("5")
+
+
+def test_confirm_refuses_a_hash_that_does_not_match_the_preview(user_client, target):
+    preview = upload(user_client, target, GOOD_FILE)
+    response = confirm(user_client, target, preview, sha256="0" * 64)
+    assert_refused(response, "changed since its preview", [])
+
+
+def test_another_users_pending_upload_cannot_be_confirmed(client, user_client, target):
+    preview = upload(user_client, target, GOOD_FILE)
+    intruder = UserFactory()
+    own = PortfolioFactory(owner=intruder)
+    client.force_login(intruder)
+    response = client.post(
+        f"/portfolios/{own.pk}/import/confirm/",
+        {"token": preview.context["token"], "sha256": preview.context["sha256"]},
+    )
+    assert_refused(response, "expired", [])
+
+
+# Privacy of the import URLs.
+
+IMPORT_URLS = [
+    ("get", "/portfolios/{pk}/import/"),
+    ("post", "/portfolios/{pk}/import/"),
+    ("post", "/portfolios/{pk}/import/confirm/"),
+    ("post", "/portfolios/{pk}/import/cancel/"),
+    ("post", "/portfolios/{pk}/import/add-symbols/"),
+]
+
+
+@pytest.mark.parametrize("method, url", IMPORT_URLS)
+def test_another_users_import_urls_are_404(user_client, method, url, db):
+    stranger = PortfolioFactory()
+    response = getattr(user_client, method)(url.format(pk=stranger.pk))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("method, url", IMPORT_URLS)
+def test_anonymous_visitors_are_sent_to_sign_in_from_import_urls(client, method, url, db):
+    portfolio = PortfolioFactory()
+    response = getattr(client, method)(url.format(pk=portfolio.pk))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")

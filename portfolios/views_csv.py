@@ -1,0 +1,280 @@
+"""CSV downloads of a user's own data, and the import of transactions from a CSV file.
+
+Every view starts its query from the signed-in user, so another user's portfolio is a 404.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from market.csv_export import csv_response, export_filename
+from portfolios import csv_export, selectors
+from portfolios.csv_import import (
+    ImportBlocked,
+    ImportPreview,
+    ImportRefused,
+    confirm_import,
+    file_size_text,
+    preview_import,
+)
+from portfolios.models import Portfolio, Watchlist
+from portfolios.services.instruments import find_or_add_instrument
+
+# An uploaded file waits this long (seconds) for its confirmation.
+PENDING_IMPORT_SECONDS = 3600
+
+
+# -- exports --------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def transactions_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+    return csv_response(
+        export_filename(portfolio.name, "transactions", on=timezone.localdate()),
+        csv_export.TRANSACTIONS_HEADER,
+        csv_export.transaction_rows(selectors.portfolio_transactions(portfolio)),
+    )
+
+
+@login_required
+@require_GET
+def all_transactions_csv(request: HttpRequest) -> HttpResponse:
+    return csv_response(
+        export_filename("all", "transactions", on=timezone.localdate()),
+        ["portfolio", *csv_export.TRANSACTIONS_HEADER],
+        csv_export.transaction_rows(selectors.user_transactions(request.user), with_portfolio=True),
+    )
+
+
+@login_required
+@require_GET
+def positions_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+    return csv_response(
+        export_filename(portfolio.name, "positions", on=timezone.localdate()),
+        csv_export.POSITIONS_HEADER,
+        csv_export.position_rows(selectors.portfolio_positions(portfolio)),
+    )
+
+
+@login_required
+@require_GET
+def exposure_csv(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Exposure of one portfolio, or (without `pk`) of all the user's portfolios together."""
+    portfolio = None
+    if pk is not None:
+        portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+    name = portfolio.name if portfolio else "all"
+    return csv_response(
+        export_filename(name, "exposure", on=timezone.localdate()),
+        csv_export.EXPOSURE_HEADER,
+        csv_export.exposure_rows(selectors.exposure(request.user, portfolio)),
+    )
+
+
+@login_required
+@require_GET
+def watchlist_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    watchlist = get_object_or_404(Watchlist, pk=pk, owner=request.user)
+    return csv_response(
+        export_filename(watchlist.name, "watchlist", on=timezone.localdate()),
+        csv_export.WATCHLIST_HEADER,
+        csv_export.watchlist_rows(selectors.watchlist_items(watchlist)),
+    )
+
+
+# -- import ---------------------------------------------------------------------------------------
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="Our own transactions export, or an activity CSV from Ghostfolio or a broker.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.CSV_IMPORT_MAX_BYTES
+        if upload.size > limit:
+            raise ValidationError(
+                f"The file is {file_size_text(upload.size)}; the limit is {file_size_text(limit)}. "
+                "Split it into smaller files.",
+                code="too_large",
+            )
+        return upload
+
+
+def _pending_key(request: HttpRequest, token: str) -> str:
+    return f"csv-import:{request.user.pk}:{token}"
+
+
+def _load_pending(request: HttpRequest, portfolio: Portfolio) -> tuple[str, dict] | None:
+    token = request.POST.get("token", "")
+    pending = cache.get(_pending_key(request, token)) if token else None
+    if not pending or pending["portfolio"] != portfolio.pk:
+        return None
+    return token, pending
+
+
+def _render_import(
+    request: HttpRequest,
+    portfolio: Portfolio,
+    *,
+    form: UploadForm | None = None,
+    preview: ImportPreview | None = None,
+    refusal: str = "",
+    pending: tuple[str, dict] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    template = "csv/import.html"
+    if request.htmx:
+        template += "#panel"
+    token, stored = pending if pending else ("", {})
+    context = {
+        "portfolio": portfolio,
+        "portfolio_url": _portfolio_url(portfolio),
+        "form": form or UploadForm(),
+        "preview": preview,
+        "refusal": refusal,
+        "token": token,
+        "filename": stored.get("filename", ""),
+        "sha256": stored.get("sha256", ""),
+        "max_bytes": settings.CSV_IMPORT_MAX_BYTES,
+    }
+    return render(request, template, context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_transactions(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the upload form. POST: read the file and show what importing it would do."""
+    portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+    if request.method == "GET":
+        return _render_import(request, portfolio)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _render_import(request, portfolio, form=form, status=422)
+    upload = form.cleaned_data["file"]
+    content = upload.read()
+    try:
+        preview = preview_import(portfolio=portfolio, content=content)
+    except ImportRefused as exc:
+        return _render_import(request, portfolio, form=form, refusal=str(exc), status=422)
+    pending = None
+    if preview.can_confirm or preview.unknown_symbols:
+        token = secrets.token_urlsafe(16)
+        stored = {
+            "portfolio": portfolio.pk,
+            "filename": upload.name,
+            "sha256": preview.parsed.sha256,
+            "content": content,
+        }
+        cache.set(_pending_key(request, token), stored, PENDING_IMPORT_SECONDS)
+        pending = (token, stored)
+    status = 200 if preview.can_confirm else 422
+    return _render_import(request, portfolio, preview=preview, pending=pending, status=status)
+
+
+def _expired(request: HttpRequest, portfolio: Portfolio) -> HttpResponse:
+    return _render_import(
+        request,
+        portfolio,
+        refusal="This upload has expired or was already imported. Upload the file again.",
+        status=422,
+    )
+
+
+@login_required
+@require_POST
+def confirm_transactions_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """Write the previewed file's trades, all of them or none."""
+    portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+    pending = _load_pending(request, portfolio)
+    if pending is None:
+        return _expired(request, portfolio)
+    token, stored = pending
+    try:
+        result = confirm_import(
+            portfolio=portfolio,
+            content=stored["content"],
+            sha256=request.POST.get("sha256", ""),
+        )
+    except ImportRefused as exc:
+        return _render_import(request, portfolio, refusal=str(exc), status=422)
+    except ImportBlocked as exc:
+        return _render_import(request, portfolio, preview=exc.preview, pending=pending, status=422)
+    cache.delete(_pending_key(request, token))
+    text = f"Imported {result.written} transaction{'s' if result.written != 1 else ''}"
+    extras = []
+    if result.duplicates:
+        extras.append(f"{result.duplicates} already in the portfolio left out")
+    if result.skipped:
+        extras.append(f"{result.skipped} row{'s' if result.skipped != 1 else ''} skipped")
+    messages.success(request, text + (f" ({'; '.join(extras)})." if extras else "."))
+    return _redirect(request, _portfolio_url(portfolio))
+
+
+@login_required
+@require_POST
+def cancel_transactions_import(request: HttpRequest, pk: int) -> HttpResponse:
+    portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+    pending = _load_pending(request, portfolio)
+    if pending is not None:
+        cache.delete(_pending_key(request, pending[0]))
+    return _redirect(request, reverse("portfolios_csv:import", args=[portfolio.pk]))
+
+
+@login_required
+@require_POST
+def add_symbols_and_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add the unknown symbols of a pending upload as instruments (when the market-data provider
+    knows them), then show the preview again."""
+    portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+    pending = _load_pending(request, portfolio)
+    if pending is None:
+        return _expired(request, portfolio)
+    failures = []
+    for symbol in request.POST.getlist("symbol")[:50]:
+        try:
+            find_or_add_instrument(symbol)
+        except ValidationError as exc:
+            failures.append(exc.messages[0])
+    try:
+        preview = preview_import(portfolio=portfolio, content=pending[1]["content"])
+    except ImportRefused as exc:
+        return _render_import(request, portfolio, refusal=str(exc), status=422)
+    return _render_import(
+        request,
+        portfolio,
+        preview=preview,
+        pending=pending,
+        refusal=" ".join(failures),
+        status=200 if preview.can_confirm else 422,
+    )
+
+
+def _portfolio_url(portfolio: Portfolio) -> str:
+    return reverse("portfolios:portfolio", args=[portfolio.pk])
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    if request.htmx:
+        response = HttpResponse(status=200)
+        response["HX-Redirect"] = url
+        return response
+    return HttpResponseRedirect(url)
