@@ -290,17 +290,51 @@ def _errors_summary(errors: dict[str, str]) -> str:
 # -- quotes --------------------------------------------------------------------------------------
 
 
-def quote_is_due(instrument: Instrument, state: str, now: datetime) -> bool:
-    """Whether a refresh at `now` fetches this instrument: its market is open, or it has no
-    quote, or its quote's session state is no longer the market's, or the quote is older than
-    the closed-market cadence."""
-    quote = getattr(instrument, "quote", None)
-    if quote is None or state in sessions.OPEN_STATES or quote.market_state != state:
+@dataclass(slots=True)
+class _Held:
+    """An active instrument and its current quote, as much of them as a refresh needs (read as
+    plain values: building thousands of model instances costs more than the whole write)."""
+
+    pk: int
+    symbol: str
+    kind: str
+    currency: str
+    shares_outstanding: int | None
+    price: Decimal | None  # None: no quote yet
+    volume: int | None
+    market_cap: Decimal | None
+    source: str | None
+    market_state: str | None
+    fetched_at: datetime | None
+
+
+_HELD_FIELDS = [
+    "pk",
+    "symbol",
+    "kind",
+    "currency",
+    "shares_outstanding",
+    "quote__price",
+    "quote__volume",
+    "quote__market_cap",
+    "quote__source",
+    "quote__market_state",
+    "quote__fetched_at",
+]
+
+
+def quote_is_due(
+    state: str, quote_state: str | None, fetched_at: datetime | None, now: datetime
+) -> bool:
+    """Whether a refresh at `now` fetches an instrument whose market is in `state`: its market
+    is in a session, or it has no quote, or its quote was taken in another session state, or the
+    quote is older than the closed-market cadence."""
+    if fetched_at is None or state in sessions.OPEN_STATES or quote_state != state:
         return True
-    return quote.fetched_at <= now - timedelta(minutes=settings.CLOSED_MARKET_REFRESH_MINUTES)
+    return fetched_at <= now - timedelta(minutes=settings.CLOSED_MARKET_REFRESH_MINUTES)
 
 
-def _quote_row(instrument: Instrument, data: QuoteData, state: str, now: datetime) -> Quote:
+def _quote_row(held: _Held, data: QuoteData, state: str, now: datetime) -> Quote:
     price = _positive(data.price)
     if price is None:
         raise InvalidQuote(f"no usable price ({data.price!r})")
@@ -313,14 +347,13 @@ def _quote_row(instrument: Instrument, data: QuoteData, state: str, now: datetim
     pre_reference = price if state == MarketState.PRE else previous_close
     pre_change, pre_percent = _change(pre_market_price, pre_reference)
     post_change, post_percent = _change(post_market_price, price)
-    shares = _count(data.shares_outstanding) or instrument.shares_outstanding
+    shares = _count(data.shares_outstanding) or held.shares_outstanding
     if shares:
         market_cap = _decimal(price * shares, places=CENTS, limit=MONEY_LIMIT)
     else:
         market_cap = _positive(data.market_cap, places=CENTS, limit=MONEY_LIMIT)
-    day_high, day_low = _positive(data.day_high), _positive(data.day_low)
     return Quote(
-        instrument_id=instrument.pk,
+        instrument_id=held.pk,
         price=price,
         previous_close=previous_close,
         change=change,
@@ -332,12 +365,12 @@ def _quote_row(instrument: Instrument, data: QuoteData, state: str, now: datetim
         post_market_price=post_market_price,
         post_market_change=post_change,
         post_market_change_percent=post_percent,
-        day_high=day_high,
-        day_low=day_low,
+        day_high=_positive(data.day_high),
+        day_low=_positive(data.day_low),
         volume=_count(data.volume),
         shares_outstanding=shares or None,
         market_cap=market_cap,
-        currency=(data.currency or instrument.currency or "")[:3].upper(),
+        currency=(data.currency or held.currency or "")[:3].upper(),
         provider_time=_aware(data.provider_time),
         fetched_at=now,
         source=(data.source or "")[:20],
@@ -369,14 +402,18 @@ def refresh_quotes(
     run, claimed = _claim_run(RefreshRun.Kind.QUOTES, provider.name, now)
     if not claimed:
         return run
-    due: list[Instrument] = []
+    due: list[_Held] = []
     try:
-        instruments = Instrument.objects.filter(is_active=True).select_related("quote")
+        active = Instrument.objects.filter(is_active=True)
         if symbols is not None:
-            instruments = instruments.filter(symbol__in=[s.upper() for s in symbols])
-        instruments = list(instruments)
-        states = {kind: sessions.session_state(kind, now) for kind in {i.kind for i in instruments}}
-        due = [i for i in instruments if force or quote_is_due(i, states[i.kind], now)]
+            active = active.filter(symbol__in=[s.upper() for s in symbols])
+        held = [_Held(*row) for row in active.values_list(*_HELD_FIELDS)]
+        states = {kind: sessions.session_state(kind, now) for kind in {h.kind for h in held}}
+        due = [
+            h
+            for h in held
+            if force or quote_is_due(states[h.kind], h.market_state, h.fetched_at, now)
+        ]
         if not due:
             return _finish_run(
                 run,
@@ -394,36 +431,37 @@ def refresh_quotes(
         )
         raise
 
-    due_symbols = {instrument.symbol for instrument in due}
+    due_symbols = {h.symbol for h in due}
     errors = {s: _describe(e) for s, e in batch.errors.items() if s in due_symbols}
     quotes: list[Quote] = []
-    for instrument in due:
-        data = batch.items.get(instrument.symbol)
+    for h in due:
+        data = batch.items.get(h.symbol)
         if data is None:
-            errors.setdefault(instrument.symbol, "no quote in the provider's answer")
+            errors.setdefault(h.symbol, "no quote in the provider's answer")
             continue
         try:
-            quotes.append(_quote_row(instrument, data, states[instrument.kind], now))
+            quotes.append(_quote_row(h, data, states[h.kind], now))
         except InvalidQuote as exc:
-            errors[instrument.symbol] = _describe(exc)
+            errors[h.symbol] = _describe(exc)
     if progress:
         progress(len(due), len(due))
 
     fresh = {quote.instrument_id: quote for quote in quotes}
     snapshots = []
     if quotes:
-        for instrument in instruments:
-            quote = fresh.get(instrument.pk) or getattr(instrument, "quote", None)
-            if quote is not None:
+        for h in held:
+            # The fresh quote, or the last good one (`h` itself) when this run did not get one.
+            last = fresh.get(h.pk) or (h if h.price is not None else None)
+            if last is not None:
                 snapshots.append(
                     PriceSnapshot(
-                        instrument_id=instrument.pk,
+                        instrument_id=h.pk,
                         taken_at=now,
-                        price=quote.price,
-                        market_state=states[instrument.kind],
-                        volume=quote.volume,
-                        market_cap=quote.market_cap,
-                        source=quote.source,
+                        price=last.price,
+                        market_state=states[h.kind],
+                        volume=last.volume,
+                        market_cap=last.market_cap,
+                        source=last.source,
                     )
                 )
     status = _outcome(len(quotes), errors)
