@@ -5,8 +5,6 @@ Every view starts its query from the signed-in user, so another user's portfolio
 
 from __future__ import annotations
 
-import secrets
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -17,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from market.csv_export import csv_response, export_filename
@@ -119,16 +118,20 @@ class UploadForm(forms.Form):
         return upload
 
 
-def _pending_key(request: HttpRequest, token: str) -> str:
-    return f"csv-import:{request.user.pk}:{token}"
+# One upload waits per user and portfolio (a new upload replaces it), so pending files cannot
+# pile up in the cache; the key holds the user's id, so no one else can reach it.
+def _pending_key(request: HttpRequest, portfolio: Portfolio) -> str:
+    return f"csv-import:{request.user.pk}:{portfolio.pk}"
 
 
-def _load_pending(request: HttpRequest, portfolio: Portfolio) -> tuple[str, dict] | None:
-    token = request.POST.get("token", "")
-    pending = cache.get(_pending_key(request, token)) if token else None
-    if not pending or pending["portfolio"] != portfolio.pk:
+def _load_pending(request: HttpRequest, portfolio: Portfolio) -> dict | None:
+    """The upload waiting for confirmation, when it is the file whose preview the form came
+    from (its SHA-256 is in the form)."""
+    pending = cache.get(_pending_key(request, portfolio))
+    posted = request.POST.get("sha256", "")
+    if not pending or not constant_time_compare(pending["sha256"], posted):
         return None
-    return token, pending
+    return pending
 
 
 def _render_import(
@@ -138,20 +141,19 @@ def _render_import(
     form: UploadForm | None = None,
     preview: ImportPreview | None = None,
     refusal: str = "",
-    pending: tuple[str, dict] | None = None,
+    pending: dict | None = None,
     status: int = 200,
 ) -> HttpResponse:
     template = "csv/import.html"
     if request.htmx:
         template += "#panel"
-    token, stored = pending if pending else ("", {})
+    stored = pending or {}
     context = {
         "portfolio": portfolio,
         "portfolio_url": _portfolio_url(portfolio),
         "form": form or UploadForm(),
         "preview": preview,
         "refusal": refusal,
-        "token": token,
         "filename": stored.get("filename", ""),
         "sha256": stored.get("sha256", ""),
         "max_bytes": settings.CSV_IMPORT_MAX_BYTES,
@@ -177,15 +179,8 @@ def import_transactions(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_import(request, portfolio, form=form, refusal=str(exc), status=422)
     pending = None
     if preview.can_confirm or preview.unknown_symbols:
-        token = secrets.token_urlsafe(16)
-        stored = {
-            "portfolio": portfolio.pk,
-            "filename": upload.name,
-            "sha256": preview.parsed.sha256,
-            "content": content,
-        }
-        cache.set(_pending_key(request, token), stored, PENDING_IMPORT_SECONDS)
-        pending = (token, stored)
+        pending = {"filename": upload.name, "sha256": preview.parsed.sha256, "content": content}
+        cache.set(_pending_key(request, portfolio), pending, PENDING_IMPORT_SECONDS)
     status = 200 if preview.can_confirm else 422
     return _render_import(request, portfolio, preview=preview, pending=pending, status=status)
 
@@ -194,7 +189,8 @@ def _expired(request: HttpRequest, portfolio: Portfolio) -> HttpResponse:
     return _render_import(
         request,
         portfolio,
-        refusal="This upload has expired or was already imported. Upload the file again.",
+        refusal="This upload has expired, was already imported, or another file was uploaded "
+        "since its preview. Upload the file again.",
         status=422,
     )
 
@@ -207,18 +203,15 @@ def confirm_transactions_import(request: HttpRequest, pk: int) -> HttpResponse:
     pending = _load_pending(request, portfolio)
     if pending is None:
         return _expired(request, portfolio)
-    token, stored = pending
     try:
         result = confirm_import(
-            portfolio=portfolio,
-            content=stored["content"],
-            sha256=request.POST.get("sha256", ""),
+            portfolio=portfolio, content=pending["content"], sha256=pending["sha256"]
         )
     except ImportRefused as exc:
         return _render_import(request, portfolio, refusal=str(exc), status=422)
     except ImportBlocked as exc:
         return _render_import(request, portfolio, preview=exc.preview, pending=pending, status=422)
-    cache.delete(_pending_key(request, token))
+    cache.delete(_pending_key(request, portfolio))
     text = f"Imported {result.written} transaction{'s' if result.written != 1 else ''}"
     extras = []
     if result.duplicates:
@@ -233,9 +226,8 @@ def confirm_transactions_import(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def cancel_transactions_import(request: HttpRequest, pk: int) -> HttpResponse:
     portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
-    pending = _load_pending(request, portfolio)
-    if pending is not None:
-        cache.delete(_pending_key(request, pending[0]))
+    if _load_pending(request, portfolio) is not None:
+        cache.delete(_pending_key(request, portfolio))
     return _redirect(request, reverse("portfolios_csv:import", args=[portfolio.pk]))
 
 
@@ -255,7 +247,7 @@ def add_symbols_and_preview(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             failures.append(exc.messages[0])
     try:
-        preview = preview_import(portfolio=portfolio, content=pending[1]["content"])
+        preview = preview_import(portfolio=portfolio, content=pending["content"])
     except ImportRefused as exc:
         return _render_import(request, portfolio, refusal=str(exc), status=422)
     return _render_import(

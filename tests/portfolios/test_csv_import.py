@@ -11,10 +11,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from market.models import Instrument
 from portfolios.csv_import import (
     ImportRefused,
+    confirm_import,
     detect_delimiter,
     parse_date,
     parse_decimal,
     parse_transactions_csv,
+    preview_import,
 )
 from portfolios.models import Holding, Transaction
 from portfolios.services.transactions import TradeInput, record_transactions
@@ -311,7 +313,7 @@ def upload(client, portfolio, content, *, name="trades.csv", htmx=False):
 
 
 def confirm(client, portfolio, response, **overrides):
-    data = {"token": response.context["token"], "sha256": response.context["sha256"]}
+    data = {"sha256": response.context["sha256"]}
     data.update(overrides)
     return client.post(f"/portfolios/{portfolio.pk}/import/confirm/", data)
 
@@ -379,7 +381,7 @@ def test_htmx_upload_returns_only_the_panel_and_confirm_redirects_the_page(user_
     assert response.status_code == 200
     assert b"<html" not in response.content
     assert b"Import 3 transactions" in response.content
-    data = {"token": response.context["token"], "sha256": response.context["sha256"]}
+    data = {"sha256": response.context["sha256"]}
     done = user_client.post(
         f"/portfolios/{target.pk}/import/confirm/", data, headers={"HX-Request": "true"}
     )
@@ -421,14 +423,14 @@ def test_confirming_twice_writes_once(user_client, target):
     assert confirm(user_client, target, preview).status_code == 302
     second = confirm(user_client, target, preview)
     assert second.status_code == 422
-    assert "expired or was already imported" in second.content.decode()
+    assert "was already imported" in second.content.decode()
     assert len(ledger_rows()) == 3
 
 
 def test_cancel_forgets_the_upload(user_client, target):
     preview = upload(user_client, target, GOOD_FILE)
     response = user_client.post(
-        f"/portfolios/{target.pk}/import/cancel/", {"token": preview.context["token"]}
+        f"/portfolios/{target.pk}/import/cancel/", {"sha256": preview.context["sha256"]}
     )
     assert response.status_code == 302
     assert confirm(user_client, target, preview).status_code == 422
@@ -498,7 +500,7 @@ def test_adding_the_unknown_symbol_then_confirming(user_client, target, existing
     response = upload(user_client, target, content)
     added = user_client.post(
         f"/portfolios/{target.pk}/import/add-symbols/",
-        {"token": response.context["token"], "symbol": ["NEWCO"]},
+        {"sha256": response.context["sha256"], "symbol": ["NEWCO"]},
     )
     assert added.status_code == 200
     assert Instrument.objects.filter(symbol="NEWCO").exists()
@@ -515,7 +517,7 @@ def test_a_symbol_the_provider_does_not_know_stays_refused(
     response = upload(user_client, target, content)
     added = user_client.post(
         f"/portfolios/{target.pk}/import/add-symbols/",
-        {"token": response.context["token"], "symbol": ["ZZNOPE"]},
+        {"sha256": response.context["sha256"], "symbol": ["ZZNOPE"]},
     )
     assert_refused(added, "does not know the symbol ZZNOPE", existing_trade)
     assert not Instrument.objects.filter(symbol="ZZNOPE").exists()
@@ -583,7 +585,26 @@ def test_confirm_rechecks_the_ledger_and_writes_nothing_when_it_changed(
 def test_confirm_refuses_a_hash_that_does_not_match_the_preview(user_client, target):
     preview = upload(user_client, target, GOOD_FILE)
     response = confirm(user_client, target, preview, sha256="0" * 64)
-    assert_refused(response, "changed since its preview", [])
+    assert_refused(response, "another file was uploaded since its preview", [])
+
+
+def test_a_newer_upload_replaces_the_pending_one(user_client, target):
+    older = upload(user_client, target, GOOD_FILE)
+    newer = upload(
+        user_client, target, "date,symbol,type,quantity,price\n2025-01-02,CIFR,buy,2,4\n"
+    )
+    assert_refused(confirm(user_client, target, older), "another file was uploaded", [])
+    assert confirm(user_client, target, newer).status_code == 302
+    assert holding(target, "CIFR").quantity == D("2")
+    assert not Holding.objects.filter(portfolio=target, instrument__symbol="WULF").exists()
+
+
+def test_confirm_import_refuses_content_that_is_not_the_previewed_file(target):
+    content = GOOD_FILE.encode()
+    sha256 = preview_import(portfolio=target, content=content).parsed.sha256
+    with pytest.raises(ImportRefused, match="changed since its preview"):
+        confirm_import(portfolio=target, content=content + b"\n", sha256=sha256)
+    assert ledger_rows() == []
 
 
 def test_another_users_pending_upload_cannot_be_confirmed(client, user_client, target):
@@ -593,7 +614,7 @@ def test_another_users_pending_upload_cannot_be_confirmed(client, user_client, t
     client.force_login(intruder)
     response = client.post(
         f"/portfolios/{own.pk}/import/confirm/",
-        {"token": preview.context["token"], "sha256": preview.context["sha256"]},
+        {"sha256": preview.context["sha256"]},
     )
     assert_refused(response, "expired", [])
 
