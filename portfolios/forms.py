@@ -3,12 +3,15 @@ need the database (a sell of more than was held, a duplicate name) live in the s
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from market.models import Instrument
 from portfolios.models import Portfolio, PriceAlert, Transaction, Watchlist, WatchlistItem
-from portfolios.services import CURRENCIES, find_or_add_instrument
+from portfolios.services import CURRENCIES, clean_trade_values, find_or_add_instrument
 
 DECIMAL = {"max_digits": 20, "decimal_places": 8}
 
@@ -43,8 +46,15 @@ class ResolvesSymbol:
     """Resolve the symbol to an instrument last, once every other field is valid, so a symbol
     the provider knows is only added for an input that will be written."""
 
-    def resolve_symbol(self, cleaned: dict) -> None:
+    def resolve_symbol(
+        self, cleaned: dict, *, missing_error: tuple[str, str] | None = None
+    ) -> None:
+        """`missing_error` (field, message): refuse a symbol we do not have yet with this error
+        instead of adding it."""
         if self.errors or not cleaned.get("symbol"):
+            return
+        if missing_error and not Instrument.objects.filter(symbol=cleaned["symbol"]).exists():
+            self.add_error(*missing_error)
             return
         try:
             cleaned["instrument"] = find_or_add_instrument(cleaned["symbol"])
@@ -145,8 +155,20 @@ class TransactionForm(ResolvesSymbol, forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if "symbol" in self.fields:
-            self.resolve_symbol(cleaned)
+        if not self.errors:
+            # The ledger's own checks of each value, so that they come before the symbol lookup.
+            _, problems = clean_trade_values(**self.trade_values())
+            for field, message in problems:
+                self.add_error(field, message)
+        if "symbol" in self.fields and not self.errors:
+            nothing_held = None
+            if cleaned.get("kind") == Transaction.Kind.SELL:
+                nothing_held = (
+                    "quantity",
+                    f"You held no {cleaned['symbol']} on {cleaned['trade_date']}, so there is "
+                    "nothing to sell.",
+                )
+            self.resolve_symbol(cleaned, missing_error=nothing_held)
         return cleaned
 
     def trade_values(self) -> dict:
@@ -155,7 +177,7 @@ class TransactionForm(ResolvesSymbol, forms.Form):
             for name in ("kind", "trade_date", "quantity", "price", "fee", "note")
         }
         if values["fee"] is None:
-            values["fee"] = 0
+            values["fee"] = Decimal(0)
         return values
 
 

@@ -173,7 +173,7 @@ def _build_positions(
         segment_label = dict(SEGMENT_ORDER)[segment]
         country = miner.country if miner and miner.country else ""
         if not miner:
-            country_label = "Not a company" if instrument.kind != "equity" else "Unknown"
+            country_label = "Other (not a miner)"
         else:
             country_label = COUNTRY_NAMES.get(country, country or "Unknown")
         market_cap = quote.market_cap if quote else None
@@ -214,7 +214,7 @@ def _build_positions(
                 realized_pnl=realized,
                 segment=segment,
                 segment_label=segment_label,
-                country=country or "-",
+                country=country or "other",
                 country_label=country_label,
                 tier=tier,
                 tier_label=tier_label,
@@ -315,7 +315,9 @@ class Exposure:
 
     @property
     def top3_weight(self) -> Decimal | None:
-        return sum((s.weight for s in self.top3), ZERO) if self.positions else None
+        if not self.positions or not self.total_value:
+            return None
+        return sum((s.value for s in self.top3), ZERO) / self.total_value * HUNDRED
 
     @property
     def is_empty(self) -> bool:

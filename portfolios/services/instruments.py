@@ -23,6 +23,10 @@ def provider_label() -> str:
     )
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def normalise_symbol(text: str) -> str:
     return (text or "").strip().upper()
 
@@ -51,13 +55,13 @@ def find_or_add_instrument(symbol: str) -> Instrument:
         instrument = add_instrument(symbol)
     except UnknownSymbol as exc:
         raise ValidationError(
-            f"{provider_label()} does not know the symbol {symbol}. Check the spelling, "
+            f"{_sentence(provider_label())} does not know the symbol {symbol}. Check the spelling, "
             "or add the exchange suffix (HUT.TO for Toronto).",
             code="unknown_symbol",
         ) from exc
     except ProviderError as exc:
         raise ValidationError(
-            f"{provider_label()} did not answer, so {symbol} could not be looked up. "
+            f"{_sentence(provider_label())} did not answer, so {symbol} could not be looked up. "
             "Try again in a minute.",
             code="provider_unavailable",
         ) from exc

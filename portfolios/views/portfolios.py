@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -21,6 +23,11 @@ DETAIL = "portfolios/portfolio_detail.html"
 TRANSACTIONS = "portfolios/transactions.html"
 RECENT_TRANSACTIONS = 8
 TRANSACTIONS_PER_PAGE = 50
+
+
+def _plain(value):
+    """12.5 rather than 12.50000000 in an edit form."""
+    return f"{value.normalize():f}" if isinstance(value, Decimal) else value
 
 
 def _own_portfolio(request: HtmxHttpRequest, pk: int) -> Portfolio:
@@ -254,7 +261,9 @@ def transaction_edit(request: HtmxHttpRequest, pk: int, tx_pk: int) -> HttpRespo
     form = TransactionForm(
         request.POST or None,
         with_symbol=False,
-        initial={name: getattr(entry, name) for name in services.transactions.EDITABLE_FIELDS},
+        initial={
+            name: _plain(getattr(entry, name)) for name in services.transactions.EDITABLE_FIELDS
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -14,6 +14,19 @@ from tests.factories import InstrumentFactory, MinerFactory, PortfolioFactory, Q
 D = Decimal
 
 
+@pytest.fixture(autouse=True)
+def _simulated_provider(settings):
+    """Symbols are looked up in the simulated provider (never Yahoo): it knows every well-formed
+    symbol except those starting with "ZZ"."""
+    settings.MARKET_DATA_PROVIDER = "simulated"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Users are made by the hundred here; the production hasher costs a second each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def portfolio(user):
     return PortfolioFactory(owner=user, name="Main")

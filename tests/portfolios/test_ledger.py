@@ -235,3 +235,12 @@ def test_a_delete_that_would_oversell_a_later_sell_is_refused(portfolio, iren, t
     ]
     assert Transaction.objects.count() == 2
     assert holding_of(portfolio, iren).quantity == D("2")
+
+
+def test_the_splits_recorded_signal_applies_new_splits(portfolio, iren, trade, split_event):
+    from market.signals import splits_recorded
+
+    trade(iren, "buy", "2025-01-06", 10, "40")
+    event = split_event(iren, "2025-02-03", "4")
+    splits_recorded.send(sender=None, split_event_ids=[event.pk])
+    assert holding_of(portfolio, iren).quantity == D("40")
