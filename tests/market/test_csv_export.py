@@ -214,3 +214,26 @@ def test_text_subclasses_are_text_and_booleans_are_words():
     assert csv_cell(Miner.Segment.PIVOT) == "pivot"
     assert csv_cell(True) == "true"
     assert csv_cell(0) == "0"
+
+
+# Links beside the tables ------------------------------------------------------------------------
+
+
+def test_dashboard_links_its_table_as_csv_with_the_current_sort_and_filter(client, sector):
+    page = client.get("/?sort=-day&segment=pivot").content.decode()
+    assert 'href="/miners.csv?sort=-day&amp;segment=pivot"' in page
+    fragment = client.get(
+        "/?sort=price", headers={"HX-Request": "true", "HX-Target": "miners-table"}
+    ).content.decode()
+    assert "<html" not in fragment
+    assert 'href="/miners.csv?sort=price"' in fragment
+
+
+def test_miner_page_links_the_charted_range_as_csv(client, db):
+    instrument = InstrumentFactory(symbol="HUT")
+    today = dt.date.today()
+    for days_ago in (40, 20, 10):
+        DailyBarFactory(instrument=instrument, date=today - dt.timedelta(days=days_ago))
+    page = client.get("/miners/HUT/?range=1Y").content.decode()
+    first = (today - dt.timedelta(days=40)).isoformat()
+    assert f'href="/miners/HUT/history.csv?start={first}"' in page
