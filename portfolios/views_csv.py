@@ -41,11 +41,18 @@ PENDING_IMPORT_SECONDS = 3600
 @login_required
 @require_GET
 def transactions_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """The portfolio's ledger; `?symbol=` keeps one instrument's entries, as the page's filter."""
     portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+    entries = selectors.portfolio_transactions(portfolio)
+    symbol = request.GET.get("symbol", "").strip().upper()
+    parts = [portfolio.name, "transactions"]
+    if symbol:
+        entries = entries.filter(holding__instrument__symbol=symbol)
+        parts.insert(1, symbol)
     return csv_response(
-        export_filename(portfolio.name, "transactions", on=timezone.localdate()),
+        export_filename(*parts, on=timezone.localdate()),
         csv_export.TRANSACTIONS_HEADER,
-        csv_export.transaction_rows(selectors.portfolio_transactions(portfolio)),
+        csv_export.transaction_rows(entries),
     )
 
 

@@ -424,3 +424,40 @@ def test_exporting_and_importing_into_an_empty_portfolio_gives_the_same_position
     assert list(ledger.filter(holding__portfolio=target).values_list(*fields)) == list(
         ledger.filter(holding__portfolio=source).values_list(*fields)
     )
+
+
+def test_transactions_export_follows_the_pages_symbol_filter(user_client, book):
+    response = user_client.get(f"/portfolios/{book.pk}/transactions.csv?symbol=clsk")
+    assert "minerwatch-long-term-clsk-transactions-" in response["Content-Disposition"]
+    rows = read_csv(response)
+    assert [(r[1], r[2]) for r in rows[1:]] == [("CLSK", "buy"), ("CLSK", "split")]
+
+
+# Links beside the tables ------------------------------------------------------------------------
+
+
+def test_every_private_table_has_its_csv_link(user_client, user, book, iren):
+    watchlist = WatchlistFactory(owner=user)
+    WatchlistItem.objects.create(watchlist=watchlist, instrument=iren)
+    pages = {
+        f"/portfolios/{book.pk}/": [
+            f'href="/portfolios/{book.pk}/positions.csv"',
+            f'href="/portfolios/{book.pk}/import/"',
+        ],
+        f"/portfolios/{book.pk}/transactions/": [
+            f'href="/portfolios/{book.pk}/transactions.csv"',
+            f'href="/portfolios/{book.pk}/import/"',
+        ],
+        f"/portfolios/{book.pk}/transactions/?symbol=IREN": [
+            f'href="/portfolios/{book.pk}/transactions.csv?symbol=IREN"',
+        ],
+        f"/portfolios/{book.pk}/exposure/": [f'href="/portfolios/{book.pk}/exposure.csv"'],
+        "/portfolios/exposure/": ['href="/portfolios/exposure.csv"'],
+        "/portfolios/": ['href="/portfolios/transactions.csv"'],
+        f"/watchlists/{watchlist.pk}/": [f'href="/watchlists/{watchlist.pk}/watchlist.csv"'],
+    }
+    for url, links in pages.items():
+        page = user_client.get(url)
+        assert page.status_code == 200, url
+        for link in links:
+            assert link in page.content.decode(), (url, link)
