@@ -66,6 +66,7 @@ PROFILE_CHUNK = 50  # symbols per provider call (and per progress step)
 BARS_CHUNK = 25
 BARS_OVERLAP_DAYS = 7  # an update re-reads the last week: the latest bar may have been partial
 BAR_BATCH_SIZE = 5000  # rows per INSERT when writing thousands of bars
+MISSING_BARS_RETRY_AFTER = timedelta(hours=6)
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$")
 
@@ -924,16 +925,27 @@ def backfill_missing_bars(
     progress: Progress | None = None,
 ) -> RefreshRun | None:
     """Backfill the active instruments that have no bar at all; None (and no run recorded) when
-    there are none, so that it can be checked often at the cost of one query."""
-    missing = list(
+    there are none, so that it can be checked often at the cost of a query or two.
+
+    A symbol that failed in a bars run of the last MISSING_BARS_RETRY_AFTER (a delisted one, one
+    the provider has no history for) waits that long before it is asked for again.
+    """
+    now = now or timezone.now()
+    missing = set(
         Instrument.objects.filter(is_active=True, bars__isnull=True).values_list(
             "symbol", flat=True
         )
     )
     if not missing:
         return None
+    for errors in RefreshRun.objects.filter(
+        kind=RefreshRun.Kind.BARS, started_at__gte=now - MISSING_BARS_RETRY_AFTER
+    ).values_list("errors", flat=True):
+        missing -= set(errors or {})
+    if not missing:
+        return None
     return backfill_bars(
-        symbols=missing, years=years, provider=provider, now=now, progress=progress
+        symbols=sorted(missing), years=years, provider=provider, now=now, progress=progress
     )
 
 

@@ -537,6 +537,24 @@ def test_a_bars_failure_records_a_failed_run(db):
     assert "502" in run.error_text
 
 
+def test_backfill_missing_waits_before_asking_again_for_a_symbol_that_failed(db):
+    InstrumentFactory(symbol="GOOD")
+    InstrumentFactory(symbol="GONE")
+    provider = FakeProvider(bar_symbols=["GOOD"])
+    first = services.backfill_missing_bars(provider=provider, now=TUESDAY_11AM, years=1)
+    assert first.status == RefreshRun.Status.PARTIAL
+    assert set(first.errors) == {"GONE"}
+
+    provider.calls.clear()
+    later = TUESDAY_11AM + timedelta(minutes=10)
+    assert services.backfill_missing_bars(provider=provider, now=later, years=1) is None
+    assert provider.calls == []
+
+    much_later = TUESDAY_11AM + services.MISSING_BARS_RETRY_AFTER + timedelta(minutes=1)
+    services.backfill_missing_bars(provider=provider, now=much_later, years=1)
+    assert [call[1] for call in provider.calls] == [["GONE"]]
+
+
 def test_backfill_missing_does_nothing_when_every_instrument_has_bars(db):
     instrument = InstrumentFactory(symbol="AAA")
     DailyBar.objects.create(instrument=instrument, date=date(2026, 11, 23), close=1, adj_close=1)
