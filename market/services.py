@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from market import sessions, signals
@@ -192,12 +192,15 @@ def _claim_run(kind: str, provider_name: str, now: datetime) -> tuple[RefreshRun
     is marked failed first, so a crashed worker does not block refreshes forever.
     """
     stale_before = now - STALE_AFTER[kind]
+    minutes = int(STALE_AFTER[kind].total_seconds() // 60)
     RefreshRun.objects.filter(
-        kind=kind, status=RefreshRun.Status.RUNNING, heartbeat_at__lt=stale_before
+        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at=None, started_at__lt=stale_before),
+        kind=kind,
+        status=RefreshRun.Status.RUNNING,
     ).update(
         status=RefreshRun.Status.FAILED,
         finished_at=now,
-        error_text=f"abandoned: no sign of life for {STALE_AFTER[kind]} (the worker stopped?)",
+        error_text=f"abandoned: no sign of life for {minutes} minutes (did the worker stop?)",
     )
     cooldown = provider_cooldown(provider_name)
     if cooldown is not None:

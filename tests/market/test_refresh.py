@@ -340,13 +340,15 @@ def test_a_refresh_while_another_is_running_is_skipped(universe):
     assert PriceSnapshot.objects.count() == 23
 
 
-def test_a_stale_running_run_is_abandoned_and_does_not_block(db):
+@pytest.mark.parametrize("heartbeat", [True, False])
+def test_a_stale_running_run_is_abandoned_and_does_not_block(db, heartbeat):
     InstrumentFactory(symbol="AAA")
+    long_ago = TUESDAY_11AM - timedelta(minutes=30)
     crashed = RefreshRun.objects.create(
         kind="quotes",
         provider="fake",
-        started_at=TUESDAY_11AM - timedelta(minutes=30),
-        heartbeat_at=TUESDAY_11AM - timedelta(minutes=30),
+        started_at=long_ago,
+        heartbeat_at=long_ago if heartbeat else None,
     )
     run = refresh(TUESDAY_11AM, FakeProvider(quotes={"AAA": quote("AAA")}))
     assert run.status == RefreshRun.Status.OK
