@@ -533,8 +533,8 @@ def preview_import(
                 RowProblem(
                     trade.line,
                     parsed.columns["symbol"],
-                    f"{trade.symbol} is not an instrument we follow yet; add it, then upload "
-                    "the file again",
+                    f"{trade.symbol} is not an instrument we follow yet: add it with the button "
+                    "below, or correct the symbol in the file",
                 )
             )
         elif trade.currency and trade.currency != instrument.currency:

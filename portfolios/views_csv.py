@@ -11,11 +11,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from market.csv_export import csv_response, export_filename
@@ -168,14 +170,52 @@ def _render_import(
     return render(request, template, context, status=status)
 
 
+class _SizeLimitedUpload(FileUploadHandler):
+    """Stops reading an upload as soon as it passes the import limit, so that an oversized file
+    is neither held in memory nor spooled to disk before it is refused."""
+
+    def __init__(self, request: HttpRequest, limit: int):
+        super().__init__(request)
+        self.limit = limit
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        if start + len(raw_data) > self.limit:
+            self.request.upload_too_large = True
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+# The upload handler must be in place before anything reads the request body, and the CSRF
+# check reads it: so the check runs inside, after the handler is added (Django's documented way).
+@csrf_exempt
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_transactions(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the upload form. POST: read the file and show what importing it would do."""
+    if request.method == "POST":
+        request.upload_handlers.insert(
+            0, _SizeLimitedUpload(request, settings.CSV_IMPORT_MAX_BYTES)
+        )
+    return _import_transactions(request, pk)
+
+
+@csrf_protect
+def _import_transactions(request: HttpRequest, pk: int) -> HttpResponse:
     portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
     if request.method == "GET":
         return _render_import(request, portfolio)
-    form = UploadForm(request.POST, request.FILES)
+    form = UploadForm(request.POST, request.FILES)  # reads the body
+    if getattr(request, "upload_too_large", False):
+        limit = file_size_text(settings.CSV_IMPORT_MAX_BYTES)
+        return _render_import(
+            request,
+            portfolio,
+            refusal=f"The file is larger than the limit of {limit}. Split it into smaller files.",
+            status=422,
+        )
     if not form.is_valid():
         return _render_import(request, portfolio, form=form, status=422)
     upload = form.cleaned_data["file"]

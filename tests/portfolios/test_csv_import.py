@@ -459,7 +459,19 @@ def assert_refused(response, message, before):
 def test_refused_a_file_over_the_size_limit(user_client, target, existing_trade, settings):
     settings.CSV_IMPORT_MAX_BYTES = 100
     response = upload(user_client, target, GOOD_FILE)
-    assert_refused(response, "the limit is 100 bytes", existing_trade)
+    assert_refused(response, "larger than the limit of 100 bytes", existing_trade)
+
+
+def test_a_file_at_the_size_limit_is_read(user_client, target, settings):
+    settings.CSV_IMPORT_MAX_BYTES = len(GOOD_FILE.encode())
+    assert upload(user_client, target, GOOD_FILE).status_code == 200
+
+
+def test_the_upload_still_needs_its_csrf_token(client, user, target):
+    client = type(client)(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = upload(client, target, GOOD_FILE)
+    assert response.status_code == 403
 
 
 def test_refused_a_file_that_is_not_csv(user_client, target, existing_trade):
