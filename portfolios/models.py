@@ -95,6 +95,11 @@ class Transaction(models.Model):
         SPLIT = "split", "Split"
 
     holding = models.ForeignKey(Holding, on_delete=models.CASCADE, related_name="transactions")
+    # The holding's portfolio, repeated so that "latest transactions of a portfolio" is one
+    # index range scan rather than a sort of the whole ledger. Set by portfolios.services.
+    portfolio = models.ForeignKey(
+        Portfolio, on_delete=models.CASCADE, related_name="transactions", editable=False
+    )
     kind = models.CharField(max_length=5, choices=Kind.choices)
     trade_date = models.DateField()
     quantity = models.DecimalField(default=0, **PRICE)
@@ -106,7 +111,10 @@ class Transaction(models.Model):
 
     class Meta:
         ordering = ["trade_date", "id"]
-        indexes = [models.Index(fields=["holding", "trade_date"], name="txn_holding_date")]
+        indexes = [
+            models.Index(fields=["holding", "trade_date"], name="txn_holding_date"),
+            models.Index(fields=["portfolio", "-trade_date", "-id"], name="txn_portfolio_recent"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind="split") | (Q(quantity__gt=0) & Q(price__gte=0) & Q(fee__gte=0)),

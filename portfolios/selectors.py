@@ -379,7 +379,7 @@ def exposure(owner, portfolio: Portfolio | None = None) -> Exposure:
 def portfolio_transactions(portfolio: Portfolio) -> QuerySet[Transaction]:
     """The portfolio's ledger, newest first, split entries included."""
     return (
-        Transaction.objects.filter(holding__portfolio=portfolio)
+        Transaction.objects.filter(portfolio=portfolio)
         .select_related("holding__instrument")
         .order_by("-trade_date", "-id")
     )
@@ -388,8 +388,8 @@ def portfolio_transactions(portfolio: Portfolio) -> QuerySet[Transaction]:
 def user_transactions(user) -> QuerySet[Transaction]:
     """Every transaction of every portfolio of the user, newest first."""
     return (
-        Transaction.objects.filter(holding__portfolio__owner=user)
-        .select_related("holding__instrument", "holding__portfolio")
+        Transaction.objects.filter(portfolio__owner=user)
+        .select_related("holding__instrument", "portfolio")
         .order_by("-trade_date", "-id")
     )
 

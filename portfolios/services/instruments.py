@@ -7,13 +7,15 @@ import re
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from market.models import Instrument
 from market.providers import ProviderError, UnknownSymbol
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$")
 # The symbols offered in every symbol field's suggestion list (a <datalist>).
-SYMBOL_CHOICES_CACHE_KEY = "portfolios:symbol-choices:v1"
+SYMBOL_CHOICES_CACHE_KEY = "portfolios:symbol-choices:v2"
 SYMBOL_CHOICES_SECONDS = 600
 
 
@@ -69,17 +71,22 @@ def find_or_add_instrument(symbol: str) -> Instrument:
     return instrument
 
 
-def symbol_choices() -> list[tuple[str, str]]:
-    """(symbol, name) of every instrument a user may pick, for suggestion lists; cached."""
-    choices = cache.get(SYMBOL_CHOICES_CACHE_KEY)
-    if choices is None:
-        choices = list(
+def symbol_choices() -> SafeString:
+    """The <option>s of every instrument a user may pick, for a symbol field's <datalist>.
+
+    Rendered once and cached: with hundreds of instruments, looping over them in the template
+    would cost more than the rest of a page.
+    """
+    markup = cache.get(SYMBOL_CHOICES_CACHE_KEY)
+    if markup is None:
+        choices = (
             Instrument.objects.exclude(kind=Instrument.Kind.FX)
             .order_by("symbol")
             .values_list("symbol", "name")
         )
-        cache.set(SYMBOL_CHOICES_CACHE_KEY, choices, SYMBOL_CHOICES_SECONDS)
-    return choices
+        markup = str(format_html_join("", '<option value="{}">{}</option>', choices))
+        cache.set(SYMBOL_CHOICES_CACHE_KEY, markup, SYMBOL_CHOICES_SECONDS)
+    return mark_safe(markup)  # built by format_html_join, which escapes every value
 
 
 def fx_symbol(from_currency: str, to_currency: str) -> str:

@@ -228,6 +228,7 @@ def _recompute_locked(holding: Holding) -> Holding | None:
             to_create.append(
                 Transaction(
                     holding=holding,
+                    portfolio_id=holding.portfolio_id,
                     kind=Transaction.Kind.SPLIT,
                     trade_date=split_date,
                     quantity=change,
@@ -320,7 +321,9 @@ def record_transaction(
         raise LedgerError(RowError(None, field, message) for field, message in problems)
     with db.atomic():
         holding = _locked_holding(portfolio, instrument)
-        entry = Transaction.objects.create(holding=holding, **values)
+        entry = Transaction.objects.create(
+            holding=holding, portfolio_id=holding.portfolio_id, **values
+        )
         try:
             _recompute_locked(holding)
         except _Oversold as exc:
@@ -443,7 +446,7 @@ def record_transactions(*, portfolio: Portfolio, trades: Sequence[TradeInput]) -
         }
         entries = Transaction.objects.bulk_create(
             [
-                Transaction(holding=holdings[instrument.pk], **values)
+                Transaction(holding=holdings[instrument.pk], portfolio=portfolio, **values)
                 for instrument, values in zip(instruments, cleaned, strict=True)
             ]
         )

@@ -178,8 +178,7 @@ def test_delete_a_trade_and_refuse_a_delete_that_oversells(user_client, portfoli
     assert response.status_code == 422
     assert (
         "Deleting this buy would leave your sell of 12 IREN on 2025-02-10 larger than the 10 "
-        "held then."
-        in response.content.decode()
+        "held then." in response.content.decode()
     )
     assert Transaction.objects.count() == 3
 
@@ -234,6 +233,7 @@ def seed_transactions(portfolio, count: int) -> None:
     Transaction.objects.bulk_create(
         Transaction(
             holding=holdings[i % 5],
+            portfolio=portfolio,
             kind="buy",
             trade_date=start + dt.timedelta(days=i // 5),
             quantity=D("1"),
