@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -91,12 +93,15 @@ QUOTE_FIELDS = (
 
 @dataclass(frozen=True)
 class DataVersions:
-    """Cheap fingerprints of what the cached computations depend on."""
+    """Cheap fingerprints of what the cached computations and page fragments depend on."""
 
     bars: str
     profiles: str
     snapshots: str
+    quotes: str
+    facts: str
     market_date: dt.date
+    miners_quoted_at: dt.datetime | None = None
 
     @property
     def stats_key(self) -> str:
@@ -106,50 +111,144 @@ class DataVersions:
     def daily_history_key(self) -> str:
         return _cache_key("daily-history", self.bars, self.profiles, self.market_date.isoformat())
 
+    @property
+    def page_key(self) -> str:
+        """Changes whenever anything a dashboard fragment shows may have changed."""
+        return _cache_key(
+            "page",
+            self.bars,
+            self.profiles,
+            self.snapshots,
+            self.quotes,
+            self.facts,
+            self.market_date.isoformat(),
+        )
+
 
 def _cache_key(name: str, *parts: str) -> str:
     digest = hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()
     return f"{CACHE_PREFIX}:{name}:{digest}"
 
 
+# Values computed from the bars are big (one entry per instrument) and change about once a day.
+# Each process keeps the last ones it unpickled, and checks with one small cache read (a token)
+# that the shared cache still holds the same computation: a cache clear or a recomputation by
+# another process changes the token.
+_memo: dict[str, tuple[str, Any]] = {}
+MEMO_SIZE = 16
+
+
+def cached(key: str, compute, timeout: int):
+    """`compute()` cached under `key` in Django's cache, and memoised in the process."""
+    token = cache.get(f"{key}:token")
+    if token is not None:
+        memo = _memo.get(key)
+        if memo is not None and memo[0] == token:
+            return memo[1]
+        stored = cache.get(key)
+        if stored is not None and stored[0] == token:
+            _remember(key, stored)
+            return stored[1]
+    value = compute()
+    token = uuid.uuid4().hex
+    cache.set_many({key: (token, value), f"{key}:token": token}, timeout)
+    _remember(key, (token, value))
+    return value
+
+
+def _remember(key: str, entry: tuple[str, Any]) -> None:
+    if len(_memo) >= MEMO_SIZE:
+        _memo.clear()
+    _memo[key] = entry
+
+
+def forget_memo() -> None:
+    """Drop the process's memo (the bench uses it to measure a cold start)."""
+    _memo.clear()
+
+
 def market_today(now: dt.datetime | None = None) -> dt.date:
     return (now or timezone.now()).astimezone(NEW_YORK).date()
 
 
+def _as_datetime(value) -> dt.datetime | None:
+    """A datetime from a raw query: PostgreSQL gives an aware one, SQLite a naive UTC string."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
 def data_versions(now: dt.datetime | None = None) -> DataVersions:
-    """One query: the newest bar, split, finished bars run, profile and snapshot."""
+    """One query: fingerprints of the bars, splits, profiles, snapshots, quotes and company facts.
+
+    The quotes and facts fingerprints are weighted sums over the columns the pages show, so that
+    a refresh or an edit in the admin changes them whatever it touched (page fragments also
+    expire after FRAGMENT_SECONDS, as a backstop)."""
     bar = DailyBar._meta.db_table
     split = SplitEvent._meta.db_table
     run = RefreshRun._meta.db_table
     instrument = Instrument._meta.db_table
     snapshot = PriceSnapshot._meta.db_table
+    quote = Quote._meta.db_table
+    miner = Miner._meta.db_table
+    segment_codes = " ".join(
+        f"WHEN '{value}' THEN {index + 1}" for index, (value, _) in enumerate(Miner.Segment.choices)
+    )
+    sql = (
+        f"SELECT (SELECT MAX(id) FROM {bar}), (SELECT COUNT(*) FROM {split}),"
+        f" (SELECT MAX(id) FROM {split}),"
+        f" (SELECT id FROM {run} WHERE kind = %s AND finished_at IS NOT NULL"
+        " ORDER BY started_at DESC LIMIT 1),"
+        f" (SELECT MAX(profile_updated_at) FROM {instrument}),"
+        f" (SELECT SUM(COALESCE(shares_outstanding, 0)) FROM {instrument}),"
+        f" (SELECT SUM(COALESCE(enterprise_value, 0)) FROM {instrument}),"
+        f" (SELECT SUM(id * (LENGTH(name) + 2 * LENGTH(symbol)"
+        " + CASE WHEN is_active THEN 3 ELSE 5 END + CASE WHEN is_benchmark THEN 7 ELSE 11 END))"
+        f" FROM {instrument}),"
+        f" (SELECT MAX(taken_at) FROM {snapshot}),"
+        f" (SELECT MAX(fetched_at) FROM {quote}), (SELECT COUNT(*) FROM {quote}),"
+        f" (SELECT SUM(id * (price + COALESCE(market_cap, 0) / 1000000"
+        " + COALESCE(pre_market_price, 0) * 3 + COALESCE(post_market_price, 0) * 5"
+        f" + LENGTH(market_state) * 7 + LENGTH(source) * 11)) FROM {quote}),"
+        f" (SELECT MAX(q.fetched_at) FROM {quote} q"
+        f" INNER JOIN {miner} m ON m.instrument_id = q.instrument_id"
+        f" INNER JOIN {instrument} i ON i.id = q.instrument_id"
+        " WHERE i.is_active AND NOT i.is_benchmark),"
+        f" (SELECT COUNT(*) FROM {miner}),"
+        f" (SELECT SUM(id * (CASE segment {segment_codes} ELSE 9 END"
+        " + COALESCE(hashrate_eh, -1) * 13 + COALESCE(hpc_contracted_mw, -1) * 17"
+        " + COALESCE(power_mw, -1) * 19 + LENGTH(sources) + LENGTH(notes)"
+        " + LENGTH(hpc_counterparties) + LENGTH(hashrate_as_of) + LENGTH(hpc_as_of)))"
+        f" FROM {miner})"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (SELECT MAX(id) FROM {bar}), (SELECT COUNT(*) FROM {split}),"  # noqa: S608
-            f" (SELECT MAX(id) FROM {split}),"
-            f" (SELECT id FROM {run} WHERE kind = %s AND finished_at IS NOT NULL"
-            " ORDER BY started_at DESC LIMIT 1),"
-            f" (SELECT MAX(profile_updated_at) FROM {instrument}),"
-            f" (SELECT MAX(shares_outstanding) FROM {instrument}),"
-            f" (SELECT COUNT(*) FROM {instrument}),"
-            f" (SELECT MAX(taken_at) FROM {snapshot})",
-            [RefreshRun.Kind.BARS],
-        )
+        cursor.execute(sql, [RefreshRun.Kind.BARS])
         (
             max_bar,
             split_count,
             max_split,
             bars_run,
             profiles_at,
-            max_shares,
-            instrument_count,
+            shares_sum,
+            ev_sum,
+            instrument_sum,
             snapshot_at,
+            quote_at,
+            quote_count,
+            quote_sum,
+            miners_quoted_at,
+            miner_count,
+            miner_sum,
         ) = cursor.fetchone()
     return DataVersions(
-        bars=f"{max_bar}-{split_count}-{max_split}-{bars_run}-{instrument_count}",
-        profiles=f"{profiles_at}-{max_shares}",
+        bars=f"{max_bar}-{split_count}-{max_split}-{bars_run}-{instrument_sum}",
+        profiles=f"{profiles_at}-{shares_sum}-{ev_sum}",
         snapshots=str(snapshot_at),
+        quotes=f"{quote_at}-{quote_count}-{quote_sum}",
+        facts=f"{instrument_sum}-{miner_count}-{miner_sum}",
         market_date=market_today(now),
+        miners_quoted_at=_as_datetime(miners_quoted_at),
     )
 
 
@@ -305,11 +404,9 @@ def _compute_all_stats(today: dt.date) -> dict[int, InstrumentStats]:
 
 def instrument_stats(versions: DataVersions) -> dict[int, InstrumentStats]:
     """Stats of every miner and benchmark, keyed by instrument id, cached per bars version."""
-    stats = cache.get(versions.stats_key)
-    if stats is None:
-        stats = _compute_all_stats(versions.market_date)
-        cache.set(versions.stats_key, stats, STATS_CACHE_SECONDS)
-    return stats
+    return cached(
+        versions.stats_key, lambda: _compute_all_stats(versions.market_date), STATS_CACHE_SECONDS
+    )
 
 
 # --- Rows of the dashboard ---------------------------------------------------------------------
@@ -333,7 +430,7 @@ class InstrumentRow:
     quote: dict[str, Any] | None
     stats: InstrumentStats | None
 
-    @property
+    @cached_property
     def url(self) -> str:
         return reverse("market:miner", args=[self.symbol])
 
@@ -357,7 +454,7 @@ class InstrumentRow:
             return self.quote["post_market_change_percent"]
         return None
 
-    @property
+    @cached_property
     def market_cap(self) -> Decimal | None:
         if not self.quote:
             return None
@@ -367,7 +464,7 @@ class InstrumentRow:
             return self.quote["price"] * self.shares
         return None
 
-    @property
+    @cached_property
     def share_count(self) -> Decimal | None:
         """Shares behind the market cap: the quote's count, the profile's, or cap / price."""
         if self.quote and self.quote["shares_outstanding"]:
@@ -402,7 +499,7 @@ class InstrumentRow:
     def post_market_cap_change(self) -> Decimal | None:
         return self._cap_change(self.quote["post_market_change"]) if self.quote else None
 
-    @property
+    @cached_property
     def ytd_percent(self) -> Decimal | None:
         return self.stats.ytd_percent(self.price) if self.stats else None
 
@@ -414,16 +511,16 @@ class InstrumentRow:
             return None
         return self.stats.ytd_base * shares
 
-    @property
+    @cached_property
     def range_52w(self) -> PriceRange | None:
         return self.stats.range_with(self.price) if self.stats else None
 
-    @property
+    @cached_property
     def range_position(self) -> Decimal | None:
         price_range = self.range_52w
         return price_range.position_percent(self.price) if price_range else None
 
-    @property
+    @cached_property
     def ev_per_eh(self) -> Decimal | None:
         """Enterprise value over hashrate; None when either is unknown (or the hashrate is 0)."""
         if self.enterprise_value is None or not self.hashrate_eh:
@@ -810,11 +907,7 @@ def _compute_daily_history() -> list[tuple[dt.date, Decimal, int]]:
 
 
 def _daily_history(versions: DataVersions) -> list[tuple[dt.date, Decimal, int]]:
-    series = cache.get(versions.daily_history_key)
-    if series is None:
-        series = _compute_daily_history()
-        cache.set(versions.daily_history_key, series, STATS_CACHE_SECONDS)
-    return series
+    return cached(versions.daily_history_key, _compute_daily_history, STATS_CACHE_SECONDS)
 
 
 def _intraday_history(versions: DataVersions, days: int) -> list[tuple[dt.datetime, Decimal]]:
@@ -827,7 +920,7 @@ def _intraday_history(versions: DataVersions, days: int) -> list[tuple[dt.dateti
     cached = cache.get(key)
     if cached and cached["version"] == versions.snapshots:
         return cached["series"]
-    if not versions.snapshots or versions.snapshots == "None":
+    if versions.snapshots == "None":
         return []
     series: list[tuple[dt.datetime, Decimal, int]] = cached["raw"] if cached else []
     queryset = PriceSnapshot.objects.filter(_sector_filter(), market_cap__isnull=False)
@@ -891,50 +984,96 @@ def sector_history(
 # --- The dashboard in one call -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+# Rendered dashboard fragments live this long at most, even when no fingerprint changed.
+FRAGMENT_SECONDS = 600
+
+
 class Dashboard:
-    session: sessions.SessionInfo
-    refresh: RefreshState
-    summary: SectorSummary
-    rows: list[InstrumentRow]
-    table: list[InstrumentRow]
-    benchmarks: list[InstrumentRow]
-    segments: list[SegmentFigures]
-    movers: MoverList
-    history: History
-    segment_counts: dict[str, int]
+    """Everything the dashboard shows. The session, the freshness of the data and the cache key
+    of the page's fragments cost two queries; the rest is computed only when a fragment is not
+    in the cache (one query for the rows, and the bar statistics when their cache is cold)."""
+
+    def __init__(
+        self,
+        *,
+        sort: str | None,
+        segment: str | None,
+        history_range: str | None,
+        now: dt.datetime | None = None,
+    ):
+        self.now = now or timezone.now()
+        self.sort = sort
+        self.segment = segment or ""
+        self.history_range = (
+            history_range if history_range in SECTOR_RANGE_KEYS else DEFAULT_SECTOR_RANGE
+        )
+        self.versions = data_versions(self.now)
+        self.session = sessions.session_info(self.now)
+        self.refresh = RefreshState(
+            latest_quotes_run(),
+            self.versions.miners_quoted_at,
+            self.now,
+            stale_after(self.session.is_open),
+        )
+
+    @property
+    def fragment_key(self) -> str:
+        """The cache key part shared by the page's fragments: data fingerprints, session state
+        and the query parameters."""
+        return _cache_key(
+            "fragments",
+            self.versions.page_key,
+            str(self.session.state),
+            str(self.sort),
+            self.segment,
+            self.history_range,
+        )
+
+    @cached_property
+    def rows(self) -> list[InstrumentRow]:
+        return instrument_rows(instrument_stats(self.versions))
+
+    @cached_property
+    def summary(self) -> SectorSummary:
+        return sector_summary(self.rows, self.session.state)
+
+    @cached_property
+    def table(self) -> list[InstrumentRow]:
+        return miners_table(self.rows, sort=self.sort, segment=self.segment)
+
+    @cached_property
+    def benchmarks(self) -> list[InstrumentRow]:
+        return sort_rows([r for r in self.rows if r.is_benchmark], "symbol")
+
+    @cached_property
+    def segments(self) -> list[SegmentFigures]:
+        return segment_comparison(self.rows)
+
+    @cached_property
+    def movers(self) -> MoverList:
+        return movers(self.rows, self.session.state)
+
+    @cached_property
+    def history(self) -> History:
+        live_total = None
+        if not SECTOR_RANGE_KEYS[self.history_range].intraday:
+            live_total = self.summary.total.total
+        return sector_history(self.history_range, self.versions, live_total)
+
+    @cached_property
+    def segment_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for row in self.rows:
+            if not row.is_benchmark:
+                counts[row.segment] += 1
+        return dict(counts)
 
 
 def dashboard(
     *, sort: str | None, segment: str | None, history_range: str | None, now=None
 ) -> Dashboard:
-    """Everything the dashboard shows. 3 queries with warm caches, at most 6 cold."""
-    now = now or timezone.now()
-    versions = data_versions(now)
-    stats = instrument_stats(versions)
-    rows = instrument_rows(stats)
-    session = sessions.session_info(now)
-    summary = sector_summary(rows, session.state)
-    miners = [r for r in rows if not r.is_benchmark]
-    counts: dict[str, int] = defaultdict(int)
-    for row in miners:
-        counts[row.segment] += 1
-    return Dashboard(
-        session=session,
-        refresh=RefreshState(
-            latest_quotes_run(), summary.data_as_of, now, stale_after(session.is_open)
-        ),
-        summary=summary,
-        rows=rows,
-        table=miners_table(rows, sort=sort, segment=segment),
-        benchmarks=sort_rows([r for r in rows if r.is_benchmark], "symbol"),
-        segments=segment_comparison(rows),
-        movers=movers(rows, session.state),
-        history=sector_history(
-            history_range or DEFAULT_SECTOR_RANGE, versions, summary.total.total
-        ),
-        segment_counts=dict(counts),
-    )
+    """The dashboard's data: 2 queries when its fragments are cached, at most 6 cold."""
+    return Dashboard(sort=sort, segment=segment, history_range=history_range, now=now)
 
 
 # --- One miner ---------------------------------------------------------------------------------
@@ -1023,24 +1162,65 @@ def _bars_by_symbol(
     return by_symbol
 
 
-def miner_detail(instrument: Instrument, *, history_range: str | None, now=None) -> MinerDetail:
-    """Stats, facts and the price history of one instrument. One query for the bars of the
-    instrument and the benchmarks over ~13 months, plus one for a five-year chart."""
-    today = market_today(now)
-    quote = getattr(instrument, "quote", None) if has_quote(instrument) else None
-    miner = getattr(instrument, "miner", None) if has_miner(instrument) else None
-    symbols = list(dict.fromkeys([instrument.symbol, *RELATION_BENCHMARKS]))
+def bars_fingerprint() -> str:
+    """One small query: changes when bars or splits are added or a bars refresh finishes."""
+    bar = DailyBar._meta.db_table
+    split = SplitEvent._meta.db_table
+    run = RefreshRun._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT MAX(id) FROM {bar}), (SELECT COUNT(*) FROM {split}),"
+            f" (SELECT MAX(id) FROM {split}),"
+            f" (SELECT id FROM {run} WHERE kind = %s AND finished_at IS NOT NULL"
+            " ORDER BY started_at DESC LIMIT 1)",
+            [RefreshRun.Kind.BARS],
+        )
+        return "-".join(str(part) for part in cursor.fetchone())
+
+
+@dataclass(frozen=True)
+class InstrumentSeries:
+    """What one instrument's last ~13 months of bars say, cached per bars fingerprint."""
+
+    stats: InstrumentStats
+    closes: list[tuple[dt.date, Decimal]]  # (date, close) over YEAR_LOOKBACK_DAYS
+
+
+def _compute_instrument_series(symbol: str, today: dt.date) -> InstrumentSeries:
+    """One query: the bars of the instrument and of the benchmarks over ~13 months."""
+    symbols = list(dict.fromkeys([symbol, *RELATION_BENCHMARKS]))
     bars = _bars_by_symbol(symbols, today - dt.timedelta(days=YEAR_LOOKBACK_DAYS))
-    own = bars.get(instrument.symbol, [])
-    closes = {symbol: [(b[0], b[1]) for b in series] for symbol, series in bars.items()}
-    relations, label = _relations_for(closes, instrument.symbol)
+    own = bars.get(symbol, [])
+    adjusted = {name: [(b[0], b[1]) for b in series] for name, series in bars.items()}
+    relations, label = _relations_for(adjusted, symbol)
     stats = InstrumentStats(
-        ytd_base=analytics.ytd_base_close(closes.get(instrument.symbol, []), today.year),
+        ytd_base=analytics.ytd_base_close(adjusted.get(symbol, []), today.year),
         range_52w=analytics.fifty_two_week_range([(b[0], b[2], b[3], b[4]) for b in own], today),
         last_bar_date=own[-1][0] if own else None,
         relations=relations,
         trades_like=label,
     )
+    return InstrumentSeries(stats=stats, closes=[(b[0], b[4]) for b in own])
+
+
+def instrument_series(symbol: str, today: dt.date, fingerprint: str) -> InstrumentSeries:
+    return cached(
+        _cache_key("instrument-series", symbol, fingerprint, today.isoformat()),
+        lambda: _compute_instrument_series(symbol, today),
+        STATS_CACHE_SECONDS,
+    )
+
+
+def miner_detail(instrument: Instrument, *, history_range: str | None, now=None) -> MinerDetail:
+    """Stats, facts and the price history of one instrument: one query for the bars fingerprint,
+    and, when the cache does not have them, one for the bars of the instrument and the
+    benchmarks over ~13 months (plus one for a five-year chart)."""
+    today = market_today(now)
+    quote = getattr(instrument, "quote", None) if has_quote(instrument) else None
+    miner = getattr(instrument, "miner", None) if has_miner(instrument) else None
+    fingerprint = bars_fingerprint()
+    series = instrument_series(instrument.symbol, today, fingerprint)
+    stats = series.stats
     price = quote.price if quote else None
     facts, sources = _facts(miner)
     ev_per_eh = (
@@ -1056,12 +1236,19 @@ def miner_detail(instrument: Instrument, *, history_range: str | None, now=None)
         stats=stats,
         ytd_percent=stats.ytd_percent(price),
         range_52w=stats.range_with(price),
-        relations=[relations[b] for b in RELATION_BENCHMARKS if b in relations],
-        trades_like=label,
+        relations=[stats.relations[b] for b in RELATION_BENCHMARKS if b in stats.relations],
+        trades_like=stats.trades_like,
         facts=facts,
         sources=sources,
         ev_per_eh=ev_per_eh,
-        history=price_history(instrument, chosen.key, today=today, quote=quote, loaded=own),
+        history=price_history(
+            instrument,
+            chosen.key,
+            today=today,
+            quote=quote,
+            loaded=series.closes,
+            fingerprint=fingerprint,
+        ),
     )
 
 
@@ -1087,22 +1274,31 @@ def price_history(
     *,
     today: dt.date | None = None,
     quote: Quote | None = None,
-    loaded: Sequence[tuple] | None = None,
+    loaded: Sequence[tuple[dt.date, Decimal]] | None = None,
+    fingerprint: str | None = None,
 ) -> History:
     """Daily closes of one instrument over a range, ending with today's price when the latest
-    quote is newer than the last bar. Reuses `loaded` bars (date, adj, high, low, close) when
-    they reach back far enough, else one query."""
+    quote is newer than the last bar. Uses the `loaded` (date, close) pairs when they reach back
+    far enough, else one query (cached under the bars `fingerprint` when given)."""
     today = today or market_today()
     chosen = MINER_RANGE_KEYS.get(history_range) or MINER_RANGE_KEYS[DEFAULT_MINER_RANGE]
     start = range_start(chosen, today)
     if loaded is not None and start >= today - dt.timedelta(days=YEAR_LOOKBACK_DAYS):
-        closes = [(b[0], b[4]) for b in loaded if b[0] >= start]
+        closes = [(day, close) for day, close in loaded if day >= start]
     else:
-        closes = list(
-            DailyBar.objects.filter(instrument=instrument, date__gte=start)
-            .order_by("date")
-            .values_list("date", "close")
-        )
+
+        def query() -> list[tuple[dt.date, Decimal]]:
+            return list(
+                DailyBar.objects.filter(instrument=instrument, date__gte=start)
+                .order_by("date")
+                .values_list("date", "close")
+            )
+
+        if fingerprint is None:
+            closes = query()
+        else:
+            key = _cache_key("closes", instrument.symbol, chosen.key, fingerprint, str(start))
+            closes = cached(key, query, STATS_CACHE_SECONDS)
     points = [HistoryPoint(day, close) for day, close in closes]
     if chosen.days is None:
         year_start = dt.date(today.year, 1, 1)
@@ -1113,6 +1309,22 @@ def price_history(
         if not points or quote_day > points[-1].at:
             points.append(HistoryPoint(quote_day, quote.price))
     return History(chosen, points)
+
+
+def live_sector_total() -> Decimal | None:
+    """The miners' total market cap from their latest quotes: one aggregate query."""
+    cap = Coalesce(
+        "market_cap",
+        ExpressionWrapper(
+            F("price") * F("instrument__shares_outstanding"),
+            output_field=DecimalField(max_digits=38, decimal_places=2),
+        ),
+    )
+    return Quote.objects.filter(
+        instrument__miner__isnull=False,
+        instrument__is_benchmark=False,
+        instrument__is_active=True,
+    ).aggregate(total=Sum(cap))["total"]
 
 
 def search_instruments(text: str, limit: int = 20) -> list[Instrument]:

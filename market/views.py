@@ -152,14 +152,13 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "data": data,
         "params": params,
-        "summary": data.summary,
         "session": data.session,
         "refresh": data.refresh,
-        "history": data.history,
-        "milestone": data.summary.milestone,
+        "fragment_seconds": selectors.FRAGMENT_SECONDS,
         "sort_headers": _sort_headers(params),
-        "segment_links": _segment_links(params, data.segment_counts),
-        "segment_cards": [
+        # Callables: evaluated by the template only when their fragment is not cached.
+        "segment_links": lambda: _segment_links(params, data.segment_counts),
+        "segment_cards": lambda: [
             {"figures": seg, "url": _dashboard_url(params, segment=seg.segment)}
             for seg in data.segments
         ],
@@ -170,7 +169,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "current_query": _dashboard_url(params),
         "history_json_url": reverse("market:sector_history")
         + "?"
-        + urlencode({"range": data.history.range.key}),
+        + urlencode({"range": data.history_range}),
         "lean_rule": analytics.LEAN_RULE,
         "column_count": len(MINER_COLUMNS),
     }
@@ -208,8 +207,7 @@ def sector_history_json(request: HtmxHttpRequest) -> JsonResponse:
     versions = selectors.data_versions()
     live_total = None
     if not selectors.SECTOR_RANGE_KEYS[chosen].intraday:
-        rows = selectors.instrument_rows({})
-        live_total = selectors.sector_summary(rows, "").total.total
+        live_total = selectors.live_sector_total()
     history = selectors.sector_history(chosen, versions, live_total)
     response = JsonResponse(_history_payload(history, unit="USD", series="Sector market cap"))
     response["Cache-Control"] = "max-age=30"
@@ -271,7 +269,17 @@ def miner_bars_json(request: HtmxHttpRequest, symbol: str) -> JsonResponse:
         raise Http404(f"No instrument {symbol}")
     chosen = RangeQuery(request.GET).value(selectors.MINER_RANGE_KEYS, DEFAULT_MINER_RANGE)
     quote = instrument.quote if selectors.has_quote(instrument) else None
-    history = selectors.price_history(instrument, chosen, quote=quote)
+    today = selectors.market_today()
+    fingerprint = selectors.bars_fingerprint()
+    series = selectors.instrument_series(instrument.symbol, today, fingerprint)
+    history = selectors.price_history(
+        instrument,
+        chosen,
+        today=today,
+        quote=quote,
+        loaded=series.closes,
+        fingerprint=fingerprint,
+    )
     response = JsonResponse(
         _history_payload(
             history,

@@ -27,6 +27,8 @@ _COMPACT_STEPS = (
 
 def to_decimal(value) -> Decimal | None:
     """The value as a finite Decimal, or None when it is missing or not a number."""
+    if type(value) is Decimal:
+        return value if value.is_finite() else None
     if value is None or value == "" or isinstance(value, bool):
         return None
     if isinstance(value, Decimal):
@@ -42,85 +44,60 @@ def to_decimal(value) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _grouped(number: Decimal, decimals: int) -> str:
-    """Absolute value rounded half-up to `decimals` places, with thousands separators."""
-    quantum = Decimal(1).scaleb(-decimals)
-    rounded = abs(number).quantize(quantum, rounding=ROUND_HALF_UP)
-    return f"{rounded:,.{decimals}f}"
+_QUANTA = [Decimal(1).scaleb(-places) for places in range(13)]
 
 
-def _is_negative_after_rounding(number: Decimal, decimals: int) -> bool:
-    quantum = Decimal(1).scaleb(-decimals)
-    return number.quantize(quantum, rounding=ROUND_HALF_UP) < 0
+def _rounded(number: Decimal, places: int) -> tuple[int, str]:
+    """(sign of the rounded value: -1, 0 or 1; its absolute value with thousands separators),
+    rounded half-up to `places` decimals."""
+    rounded = number.quantize(_QUANTA[places], rounding=ROUND_HALF_UP)
+    sign = 1 if rounded > 0 else -1 if rounded < 0 else 0
+    return sign, f"{abs(rounded):,.{places}f}"
 
 
 def _decimals(arg, default: int) -> int:
+    if type(arg) is int and 0 <= arg <= 12:
+        return arg
     try:
         return max(0, min(int(arg), 12))
     except (TypeError, ValueError):
         return default
 
 
-@register.filter
-def usd(value, decimals=2) -> str:
-    """$1,234.56; -$12.30; blank for None. `{{ price|usd:4 }}` for more places."""
+def _signed_text(value, decimals, default: int, prefix: str, suffix: str, plus: bool) -> str:
     number = to_decimal(value)
     if number is None:
         return ""
-    places = _decimals(decimals, 2)
-    sign = "-" if _is_negative_after_rounding(number, places) else ""
-    return f"{sign}${_grouped(number, places)}"
+    sign, text = _rounded(number, _decimals(decimals, default))
+    if sign < 0:
+        return f"-{prefix}{text}{suffix}"
+    if sign > 0 and plus:
+        return f"+{prefix}{text}{suffix}"
+    return f"{prefix}{text}{suffix}"
+
+
+@register.filter
+def usd(value, decimals=2) -> str:
+    """$1,234.56; -$12.30; blank for None. `{{ price|usd:4 }}` for more places."""
+    return _signed_text(value, decimals, 2, "$", "", plus=False)
 
 
 @register.filter
 def pct(value, decimals=2) -> str:
     """A percentage already in percent units, signed: +1.23%, -0.50%, 0.00%."""
-    number = to_decimal(value)
-    if number is None:
-        return ""
-    places = _decimals(decimals, 2)
-    text = _grouped(number, places)
-    quantum = Decimal(1).scaleb(-places)
-    rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
-    if rounded > 0:
-        return f"+{text}%"
-    if rounded < 0:
-        return f"-{text}%"
-    return f"{text}%"
+    return _signed_text(value, decimals, 2, "", "%", plus=True)
 
 
 @register.filter
 def signed(value, decimals=2) -> str:
     """A signed number with grouping: +1,234.50, -0.25, 0.00."""
-    number = to_decimal(value)
-    if number is None:
-        return ""
-    places = _decimals(decimals, 2)
-    text = _grouped(number, places)
-    quantum = Decimal(1).scaleb(-places)
-    rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
-    if rounded > 0:
-        return f"+{text}"
-    if rounded < 0:
-        return f"-{text}"
-    return text
+    return _signed_text(value, decimals, 2, "", "", plus=True)
 
 
 @register.filter
 def signed_usd(value, decimals=2) -> str:
     """A signed dollar amount: +$1,234.50, -$0.25."""
-    number = to_decimal(value)
-    if number is None:
-        return ""
-    places = _decimals(decimals, 2)
-    text = _grouped(number, places)
-    quantum = Decimal(1).scaleb(-places)
-    rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
-    if rounded > 0:
-        return f"+${text}"
-    if rounded < 0:
-        return f"-${text}"
-    return f"${text}"
+    return _signed_text(value, decimals, 2, "$", "", plus=True)
 
 
 def compact(number: Decimal) -> str:
@@ -174,12 +151,7 @@ def updown(value) -> str:
 @register.filter
 def num(value, decimals=0) -> str:
     """A number with thousands separators and the given decimals: 1,234,567 or 50.5."""
-    number = to_decimal(value)
-    if number is None:
-        return ""
-    places = _decimals(decimals, 0)
-    sign = "-" if _is_negative_after_rounding(number, places) else ""
-    return f"{sign}{_grouped(number, places)}"
+    return _signed_text(value, decimals, 0, "", "", plus=False)
 
 
 @register.filter

@@ -505,3 +505,39 @@ def test_history_json_queries_do_not_grow(client, django_assert_max_num_queries)
         client.get("/sector/history.json?range=5Y")
     with django_assert_max_num_queries(4):
         client.get("/sector/history.json?range=1W")
+
+
+# --- Cached fragments follow the data ----------------------------------------------------------
+
+
+def test_a_new_quote_shows_on_the_next_request(client, sector):
+    assert "$20.00" in table_row(body_of(client.get("/")), "ALFA")
+    Quote.objects.filter(instrument__symbol="ALFA").update(
+        price=D("21.50"), market_cap=D("21500000000"), fetched_at=NOW
+    )
+    html = body_of(client.get("/"))
+    assert "$21.50" in table_row(html, "ALFA")
+    assert "$91.5B" in html
+    rows = body_of(client.get("/", headers={**HTMX, "HX-Target": "miner-rows"}))
+    assert "$21.50" in table_row(rows, "ALFA")
+
+
+def test_an_edited_company_fact_shows_on_the_next_request(client, sector):
+    assert ">300<" in table_row(body_of(client.get("/")), "ALFA")
+    miner = Miner.objects.get(instrument__symbol="ALFA")
+    miner.hpc_contracted_mw = D("450")
+    miner.save()
+    assert ">450<" in table_row(body_of(client.get("/")), "ALFA")
+    miner.segment = Miner.Segment.AI_HPC
+    miner.save()
+    assert "AI/HPC" in table_row(body_of(client.get("/")), "ALFA")
+
+
+def test_new_bars_update_the_statistics(client, sector):
+    assert "+100.0%" in table_row(body_of(client.get("/")), "ALFA")
+    # A re-fetched history after a split: the base of the year is now 5 per share.
+    DailyBar.objects.filter(instrument=sector["alpha"], date=dt.date(2025, 12, 31)).delete()
+    DailyBarFactory(
+        instrument=sector["alpha"], date=dt.date(2025, 12, 31), close=D("5"), adj_close=D("5")
+    )
+    assert "+300.0%" in table_row(body_of(client.get("/")), "ALFA")

@@ -1,0 +1,354 @@
+"""Page bench: server time of the public pages with 500 instruments and a year of bars each.
+
+    uv run python bench/pages.py                      # throwaway SQLite under var/bench-pages/
+    uv run python bench/pages.py --database-url postgres://postgres@127.0.0.1:5432/mw_bench
+    uv run python bench/pages.py --pages dashboard --requests 400
+
+The data (500 simulated miners plus the BTC-USD, NVDA and SMH benchmarks, a year of daily bars
+each, today's quotes and a day of snapshots every five minutes) is built once with the simulated
+provider and kept for the next run (--fresh rebuilds it). Each page is then requested through
+Django's test client (the whole middleware stack, in process, DEBUG off) after a warm-up, and the
+script prints p50 and p95 server time and the queries per request. "cold" rows clear the cache
+before every request: the first visitor after new bars arrive pays that once. Budget: dashboard
+p50 <= 25 ms.
+
+A page is one function taking the client and returning its measurements; add one to PAGES (the
+portfolio page will be one) and it is measured the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+BENCH_DIR = BASE_DIR / "var" / "bench-pages"
+INSTRUMENTS = 500
+BAR_DAYS = 365
+SNAPSHOT_MINUTES = 5
+BUDGET_P50_MS = 25.0
+BENCHMARK_SYMBOLS = ["BTC-USD", "NVDA", "SMH"]
+
+
+def setup_django(database_url: str | None) -> None:
+    sys.path.insert(0, str(BASE_DIR))
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("VAR_DIR", str(BENCH_DIR))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Production-like: DEBUG off (no query log, no debug context); plain static storage so that
+    # no collectstatic manifest is needed.
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "bench-pages-not-a-secret")
+    os.environ.setdefault("STATIC_MANIFEST", "0")
+    os.environ.setdefault("MARKET_DATA_PROVIDER", "simulated")
+    import django
+
+    django.setup()
+
+
+# --- Data --------------------------------------------------------------------------------------
+
+
+def build_data(count: int, fresh: bool) -> None:
+    """Instruments, miners, quotes, a year of bars and a day of snapshots, unless already there."""
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.utils import timezone
+
+    from market.models import DailyBar, Instrument, Miner, PriceSnapshot, Quote
+    from market.providers.simulated import SimulatedProvider
+
+    call_command("migrate", verbosity=0)
+    miners = Instrument.objects.filter(miner__isnull=False).count()
+    if miners == count and not fresh:
+        print(f"data: kept ({miners} miners, {DailyBar.objects.count():,} bars)")
+        return
+    started = time.perf_counter()
+    with transaction.atomic():
+        Instrument.objects.all().delete()
+    provider = SimulatedProvider()
+    symbols = [f"SIM{i:03d}" for i in range(count)]
+    everything = symbols + BENCHMARK_SYMBOLS
+    profiles = provider.fetch_profiles(everything).items
+    segments = [s for s, _ in Miner.Segment.choices]
+    with transaction.atomic():
+        instruments = Instrument.objects.bulk_create(
+            [
+                Instrument(
+                    symbol=symbol,
+                    name=f"Simulated miner {symbol[3:]}"
+                    if symbol.startswith("SIM")
+                    else {"BTC-USD": "Bitcoin USD", "NVDA": "NVIDIA", "SMH": "Semis ETF"}[symbol],
+                    kind=Instrument.Kind.CRYPTO if symbol == "BTC-USD" else Instrument.Kind.EQUITY,
+                    is_benchmark=symbol in BENCHMARK_SYMBOLS,
+                    shares_outstanding=profiles[symbol].shares_outstanding,
+                    enterprise_value=profiles[symbol].enterprise_value,
+                    profile_updated_at=timezone.now(),
+                )
+                for symbol in everything
+            ]
+        )
+        by_symbol = {i.symbol: i for i in instruments}
+        Miner.objects.bulk_create(
+            [
+                Miner(
+                    instrument=by_symbol[symbol],
+                    segment=segments[i % len(segments)],
+                    hashrate_eh=(i % 40) + 5 if i % 4 != 2 else None,
+                    hpc_contracted_mw=(i % 7) * 100 if i % 3 == 0 else None,
+                )
+                for i, symbol in enumerate(symbols)
+            ]
+        )
+    today = timezone.now().date()
+    start = today - dt.timedelta(days=BAR_DAYS)
+    bar_rows = []
+    for offset in range(0, len(everything), 50):
+        batch = provider.fetch_daily_bars(everything[offset : offset + 50], start).items
+        for symbol, bars in batch.items():
+            bar_rows += [
+                DailyBar(
+                    instrument=by_symbol[symbol],
+                    date=bar.date,
+                    open=bar.open,
+                    high=bar.high,
+                    low=bar.low,
+                    close=bar.close,
+                    adj_close=bar.adj_close,
+                    volume=bar.volume,
+                    source="simulated",
+                )
+                for bar in bars.bars
+            ]
+    with transaction.atomic():
+        DailyBar.objects.bulk_create(bar_rows, batch_size=5000)
+    now = timezone.now()
+    quotes = provider.fetch_quotes(everything).items
+    fields = [
+        "price",
+        "previous_close",
+        "market_state",
+        "pre_market_price",
+        "post_market_price",
+        "day_high",
+        "day_low",
+        "volume",
+        "shares_outstanding",
+        "market_cap",
+        "provider_time",
+    ]
+    with transaction.atomic():
+        Quote.objects.bulk_create(
+            [
+                Quote(
+                    instrument=by_symbol[symbol],
+                    fetched_at=now,
+                    source="simulated",
+                    change=q.price - q.previous_close if q.previous_close else None,
+                    change_percent=(q.price / q.previous_close - 1) * 100
+                    if q.previous_close
+                    else None,
+                    **{name: getattr(q, name) for name in fields},
+                )
+                for symbol, q in quotes.items()
+            ]
+        )
+    snapshots = []
+    for minutes in range(0, 16 * 60, SNAPSHOT_MINUTES):
+        taken_at = now.replace(second=0, microsecond=0) - dt.timedelta(minutes=minutes)
+        for symbol, q in quotes.items():
+            drift = 1 + ((hash((symbol, minutes)) % 200) - 100) / 10_000
+            snapshots.append(
+                PriceSnapshot(
+                    instrument=by_symbol[symbol],
+                    taken_at=taken_at,
+                    price=q.price,
+                    market_state=q.market_state,
+                    market_cap=q.market_cap * type(q.price)(str(drift)) if q.market_cap else None,
+                    source="simulated",
+                )
+            )
+    with transaction.atomic():
+        PriceSnapshot.objects.bulk_create(snapshots, batch_size=5000)
+    print(
+        f"data: built {count} miners + {len(BENCHMARK_SYMBOLS)} benchmarks, "
+        f"{len(bar_rows):,} bars, {len(snapshots):,} snapshots "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+
+# --- Measuring ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    page: str
+    url: str
+    p50_ms: float
+    p95_ms: float
+    queries: int
+    requests: int
+    budget_ms: float | None = None
+
+    def line(self) -> str:
+        verdict = ""
+        if self.budget_ms is not None:
+            verdict = "ok" if self.p50_ms <= self.budget_ms else "OVER BUDGET"
+            verdict = f"  (budget p50 <= {self.budget_ms:.0f} ms: {verdict})"
+        return (
+            f"{self.page:<26} {self.url:<34} p50 {self.p50_ms:7.2f} ms  p95 {self.p95_ms:7.2f} ms"
+            f"  {self.queries} queries  n={self.requests}{verdict}"
+        )
+
+
+def new_quotes() -> None:
+    """What a quotes refresh does to the page's fingerprint: a newer fetched_at."""
+    from django.utils import timezone
+
+    from market.models import Quote
+
+    Quote.objects.filter(pk=Quote.objects.order_by("pk").values("pk")[:1]).update(
+        fetched_at=timezone.now()
+    )
+
+
+def measure(
+    client,
+    page: str,
+    url: str,
+    requests: int,
+    *,
+    headers: dict | None = None,
+    cold: bool = False,
+    before_each: Callable[[], None] | None = None,
+    budget_ms: float | None = None,
+) -> Measurement:
+    """Time `requests` GETs of `url` (after 10 warm-up requests); `cold` clears the cache first,
+    `before_each` runs (untimed) before every timed request."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    headers = headers or {}
+    for _ in range(0 if cold else 10):
+        assert client.get(url, headers=headers, secure=True).status_code == 200
+    timings = []
+    for _ in range(requests):
+        if cold:
+            cache.clear()
+            _forget_process_memo()
+        if before_each is not None:
+            before_each()
+        started = time.perf_counter()
+        response = client.get(url, headers=headers, secure=True)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    if cold:
+        cache.clear()
+        _forget_process_memo()
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url, headers=headers, secure=True)
+    timings.sort()
+    return Measurement(
+        page=page,
+        url=url,
+        p50_ms=statistics.median(timings),
+        p95_ms=timings[min(len(timings) - 1, int(len(timings) * 0.95))],
+        queries=len(queries),
+        requests=requests,
+        budget_ms=budget_ms,
+    )
+
+
+def _forget_process_memo() -> None:
+    from market import selectors
+
+    selectors.forget_memo()
+
+
+def bench_dashboard(client, requests: int) -> list[Measurement]:
+    return [
+        measure(client, "dashboard", "/", requests, budget_ms=BUDGET_P50_MS),
+        measure(
+            client,
+            "dashboard rows (htmx poll)",
+            "/",
+            requests,
+            headers={"HX-Request": "true", "HX-Target": "miner-rows"},
+        ),
+        measure(client, "dashboard sorted+filtered", "/?sort=-ytd&segment=pivot", requests),
+        measure(client, "dashboard intraday chart", "/?range=1D", requests),
+        measure(client, "sector history json", "/sector/history.json?range=1Y", requests),
+        measure(
+            client,
+            "dashboard, first after a refresh",
+            "/",
+            max(10, requests // 10),
+            before_each=new_quotes,
+        ),
+        measure(client, "dashboard cold cache", "/", max(5, requests // 20), cold=True),
+    ]
+
+
+def bench_miner(client, requests: int) -> list[Measurement]:
+    return [
+        measure(client, "miner page", "/miners/SIM042/", requests, budget_ms=BUDGET_P50_MS),
+        measure(client, "miner page 5Y", "/miners/SIM042/?range=5Y", requests),
+        measure(client, "miner bars json", "/miners/SIM042/bars.json?range=1Y", requests),
+    ]
+
+
+def bench_portfolio_page(client, requests: int) -> list[Measurement]:
+    """A signed-in user's portfolio of 10,000 transactions (see bench/portfolio.py)."""
+    from portfolio import bench_portfolio
+
+    return bench_portfolio(client, requests)
+
+
+PAGES: dict[str, Callable] = {
+    "dashboard": bench_dashboard,
+    "miner": bench_miner,
+    "portfolio": bench_portfolio_page,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=None, help="default: SQLite under var/")
+    parser.add_argument("--instruments", type=int, default=INSTRUMENTS)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--pages", nargs="*", default=list(PAGES), choices=list(PAGES))
+    parser.add_argument("--fresh", action="store_true", help="rebuild the data")
+    args = parser.parse_args()
+    setup_django(args.database_url)
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    build_data(args.instruments, args.fresh)
+    print(
+        f"database: {connection.vendor}; cache: {settings.CACHES['default']['BACKEND']}; "
+        f"DEBUG={settings.DEBUG}"
+    )
+    client = Client()
+    results = []
+    for page in args.pages:
+        for measurement in PAGES[page](client, args.requests):
+            print(measurement.line(), flush=True)
+            results.append(measurement)
+    over = [m for m in results if m.budget_ms is not None and m.p50_ms > m.budget_ms]
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
