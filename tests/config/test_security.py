@@ -184,10 +184,47 @@ def test_public_pages_carry_a_csp_their_markup_obeys(client, universe, path):
 @pytest.mark.parametrize("path", PRIVATE_PAGES)
 def test_private_pages_carry_a_csp_their_markup_obeys(user_client, universe, path):
     response = user_client.get(path)
-    if response.status_code == 404:
-        pytest.skip(f"{path} does not exist yet")
     assert response.status_code == 200
     assert_page_obeys_its_csp(response, path)
+
+
+@pytest.mark.django_db
+def test_pages_of_a_users_own_things_obey_the_csp(user_client, user, universe):
+    from datetime import date
+    from decimal import Decimal
+
+    from market.models import Instrument
+    from portfolios.services import (
+        add_watchlist_item,
+        create_portfolio,
+        create_watchlist,
+        record_transaction,
+    )
+
+    iren = Instrument.objects.get(symbol="IREN")
+    watchlist = create_watchlist(owner=user, name="AI pivoters")
+    add_watchlist_item(watchlist=watchlist, instrument=iren)
+    portfolio = create_portfolio(owner=user, name="Main")
+    record_transaction(
+        portfolio=portfolio,
+        instrument=iren,
+        kind="buy",
+        trade_date=date(2025, 3, 3),
+        quantity=Decimal(100),
+        price=Decimal("10.00"),
+    )
+    for path in [
+        f"/watchlists/{watchlist.pk}/",
+        f"/portfolios/{portfolio.pk}/",
+        f"/portfolios/{portfolio.pk}/transactions/",
+        f"/portfolios/{portfolio.pk}/exposure/",
+        f"/portfolios/{portfolio.pk}/import/",
+        "/portfolios/exposure/",
+        "/miners/IREN/",
+    ]:
+        response = user_client.get(path)
+        assert response.status_code == 200, path
+        assert_page_obeys_its_csp(response, path)
 
 
 @pytest.mark.django_db
