@@ -214,7 +214,7 @@ def _build_positions(
                 realized_pnl=realized,
                 segment=segment,
                 segment_label=segment_label,
-                country=country or "other",
+                country=country or "-",
                 country_label=country_label,
                 tier=tier,
                 tier_label=tier_label,
@@ -259,8 +259,39 @@ def _build_positions(
     )
 
 
+# What positions read of an instrument, its quote and its miner facts: the facts' long text
+# (notes, sources) and the quote's ranges are left in the database.
+POSITION_FIELDS = [
+    *(f.name for f in Holding._meta.concrete_fields),
+    *(f"instrument__{name}" for name in ("symbol", "name", "kind", "currency")),
+    *(
+        f"instrument__quote__{name}"
+        for name in (
+            "price",
+            "previous_close",
+            "change",
+            "change_percent",
+            "market_state",
+            "pre_market_price",
+            "pre_market_change_percent",
+            "post_market_price",
+            "post_market_change_percent",
+            "market_cap",
+            "currency",
+            "provider_time",
+            "fetched_at",
+            "source",
+        )
+    ),
+    "instrument__miner__segment",
+    "instrument__miner__country",
+]
+
+
 def _holdings() -> QuerySet[Holding]:
-    return Holding.objects.select_related("instrument__quote", "instrument__miner")
+    return Holding.objects.select_related("instrument__quote", "instrument__miner").only(
+        *POSITION_FIELDS
+    )
 
 
 def portfolio_positions(portfolio: Portfolio) -> Positions:
