@@ -17,8 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -430,9 +431,9 @@ class InstrumentRow:
     quote: dict[str, Any] | None
     stats: InstrumentStats | None
 
-    @cached_property
+    @property
     def url(self) -> str:
-        return reverse("market:miner", args=[self.symbol])
+        return miner_url(self.symbol)
 
     @property
     def price(self) -> Decimal | None:
@@ -543,6 +544,19 @@ class InstrumentRow:
 
 
 SEGMENT_LABELS = dict(Miner.Segment.choices)
+
+
+@lru_cache(maxsize=1)
+def _miner_url_pattern() -> tuple[str, str]:
+    placeholder = "SYMBOL"
+    head, _, tail = reverse("market:miner", args=[placeholder]).partition(placeholder)
+    return head, tail
+
+
+def miner_url(symbol: str) -> str:
+    """reverse("market:miner", args=[symbol]) without resolving the URLconf for every row."""
+    head, tail = _miner_url_pattern()
+    return f"{head}{quote(symbol, safe='')}{tail}"
 
 
 def instrument_rows(stats: dict[int, InstrumentStats]) -> list[InstrumentRow]:
