@@ -120,3 +120,12 @@ def donut_segments(slices) -> list[dict]:
         )
         start += share
     return segments
+
+
+@register.filter
+def miner_url(symbol: str) -> str:
+    """The instrument's page (the same URL as {% url 'market:miner' symbol %}, built without
+    resolving the URLconf for every row)."""
+    from market.selectors import miner_url as build
+
+    return build(symbol)
