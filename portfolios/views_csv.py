@@ -28,6 +28,7 @@ from portfolios.csv_import import (
     ImportRefused,
     confirm_import,
     file_size_text,
+    parse_transactions_csv,
     preview_import,
 )
 from portfolios.models import Portfolio, Watchlist
@@ -35,6 +36,8 @@ from portfolios.services.instruments import find_or_add_instrument
 
 # An uploaded file waits this long (seconds) for its confirmation.
 PENDING_IMPORT_SECONDS = 3600
+# Each symbol is looked up with the market-data provider: keep one request's lookups bounded.
+MAX_SYMBOLS_ADDED = 20
 
 
 # -- exports --------------------------------------------------------------------------------------
@@ -287,8 +290,14 @@ def add_symbols_and_preview(request: HttpRequest, pk: int) -> HttpResponse:
     pending = _load_pending(request, portfolio)
     if pending is None:
         return _expired(request, portfolio)
+    try:
+        in_file = {t.symbol for t in parse_transactions_csv(pending["content"]).trades}
+    except ImportRefused as exc:
+        return _render_import(request, portfolio, refusal=str(exc), status=422)
+    # Only symbols of the pending file: this is not a general way to add instruments.
+    wanted = {s.strip().upper() for s in request.POST.getlist("symbol")} & in_file
     failures = []
-    for symbol in request.POST.getlist("symbol")[:50]:
+    for symbol in sorted(wanted)[:MAX_SYMBOLS_ADDED]:
         try:
             find_or_add_instrument(symbol)
         except ValidationError as exc:

@@ -521,6 +521,18 @@ def test_adding_the_unknown_symbol_then_confirming(user_client, target, existing
     assert holding(target, "NEWCO").quantity == D("1")
 
 
+def test_only_symbols_of_the_pending_file_are_added(user_client, target, settings):
+    settings.MARKET_DATA_PROVIDER = "simulated"
+    content = "date,symbol,type,quantity,price\n2025-01-03,NEWCO,buy,1,5\n"
+    response = upload(user_client, target, content)
+    user_client.post(
+        f"/portfolios/{target.pk}/import/add-symbols/",
+        {"sha256": response.context["sha256"], "symbol": ["NEWCO", "OTHER"]},
+    )
+    assert Instrument.objects.filter(symbol="NEWCO").exists()
+    assert not Instrument.objects.filter(symbol="OTHER").exists()
+
+
 def test_a_symbol_the_provider_does_not_know_stays_refused(
     user_client, target, existing_trade, settings
 ):
