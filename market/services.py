@@ -412,7 +412,11 @@ def refresh_quotes(
         if symbols is not None:
             active = active.filter(symbol__in=[s.upper() for s in symbols])
         held = [_Held(*row) for row in active.values_list(*_HELD_FIELDS)]
-        states = {kind: sessions.session_state(kind, now) for kind in {h.kind for h in held}}
+        if getattr(provider, "always_open", False):
+            # The simulated provider's demo market trades round the clock.
+            states = {h.kind: sessions.REGULAR for h in held}
+        else:
+            states = {kind: sessions.session_state(kind, now) for kind in {h.kind for h in held}}
         due = [
             h
             for h in held

@@ -153,6 +153,19 @@ def test_a_change_of_session_state_refreshes_everything_once(universe):
     assert a_minute_later.requested_count == 1  # only BTC-USD trades now
 
 
+def test_the_simulated_demo_market_refreshes_everything_every_minute_on_a_holiday(universe):
+    def demo(moment):
+        return SimulatedProvider(now=lambda: moment, always_open=True)
+
+    first = refresh(THANKSGIVING_10AM, demo(THANKSGIVING_10AM))
+    iren_before = Quote.objects.get(instrument__symbol="IREN").price
+    later = THANKSGIVING_10AM + timedelta(minutes=1)
+    second = refresh(later, demo(later))
+    assert first.requested_count == second.requested_count == 23
+    assert Quote.objects.filter(market_state="regular").count() == 23
+    assert Quote.objects.get(instrument__symbol="IREN").price != iren_before
+
+
 def test_nothing_due_records_a_skipped_run_without_calling_the_provider(db):
     instrument = InstrumentFactory(symbol="AAA")
     QuoteFactory(instrument=instrument, market_state="closed", fetched_at=THANKSGIVING_10AM)
