@@ -436,6 +436,10 @@ class InstrumentRow:
         return miner_url(self.symbol)
 
     @property
+    def segment_short_label(self) -> str:
+        return SEGMENT_SHORT_LABELS.get(self.segment, self.segment_label)
+
+    @property
     def price(self) -> Decimal | None:
         return self.quote["price"] if self.quote else None
 
@@ -544,6 +548,13 @@ class InstrumentRow:
 
 
 SEGMENT_LABELS = dict(Miner.Segment.choices)
+# Short labels for narrow table cells; the full label goes in the title.
+SEGMENT_SHORT_LABELS = {
+    Miner.Segment.MINER: "Miner",
+    Miner.Segment.PIVOT: "Pivot",
+    Miner.Segment.AI_HPC: "AI/HPC",
+    Miner.Segment.HARDWARE: "Hardware",
+}
 
 
 @lru_cache(maxsize=1)

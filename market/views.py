@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -82,6 +82,9 @@ def _dashboard_url(params: dict[str, str], **changes: str) -> str:
 DASHBOARD_DEFAULTS = {"sort": DEFAULT_SORT, "segment": "", "range": DEFAULT_SECTOR_RANGE}
 
 # Which partial of the dashboard an htmx request asks for, by the id of the element it swaps.
+# The query parameters each swappable part of the dashboard owns.
+OWN_PARAMETERS = {"miners-table": ("sort", "segment"), "sector-history": ("range",)}
+
 DASHBOARD_PARTIALS = {
     "miner-rows": "rows",
     "miners-table": "table",
@@ -143,6 +146,16 @@ def _range_links(params: dict[str, str], ranges, defaults) -> list[dict]:
 @vary_on_headers("HX-Request", "HX-Target")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     params = DashboardQuery(request.GET).values()
+    push_url = None
+    if request.htmx and request.htmx.target in OWN_PARAMETERS and request.htmx.current_url:
+        # The page's other parts may have changed the URL since this link was rendered (a new
+        # chart range, then a sort): keep their parameters from the browser's current URL.
+        current = DashboardQuery(QueryDict(urlsplit(request.htmx.current_url).query)).values()
+        params = {
+            **current,
+            **{k: params[k] for k in OWN_PARAMETERS[request.htmx.target]},
+        }
+        push_url = _dashboard_url(params)
     data = selectors.dashboard(
         sort=params["sort"], segment=params["segment"], history_range=params["range"]
     )
@@ -173,7 +186,10 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "lean_rule": analytics.LEAN_RULE,
         "column_count": len(MINER_COLUMNS),
     }
-    return render(request, template_name, context)
+    response = render(request, template_name, context)
+    if push_url is not None:
+        response["HX-Push-Url"] = push_url
+    return response
 
 
 def _chart_time(at: dt.datetime | dt.date) -> int | str:

@@ -145,7 +145,8 @@ def miner_row(row) -> SafeString:
     return mark_safe(  # noqa: S308 - numbers from the filters, text escaped
         f'<tr><th scope="row"><a href="{escape(row.url)}">{escape(row.symbol)}</a></th>'
         f'<td class="name">{escape(row.name)}</td>'
-        f'<td><span class="seg-tag seg-{escape(row.segment)}">{escape(row.segment_label)}</span>'
+        f'<td><span class="seg-tag seg-{escape(row.segment)}" title="{escape(row.segment_label)}">'
+        f"{escape(row.segment_short_label)}</span>"
         f"</td>{quote_cells_html(row, hide_as_of=True)}"
         f'<td class="num {updown(ytd)}">{pct(ytd, 1)}</td>{_range_cell(row)}'
         f'<td class="num">{num(row.hashrate_eh, 1)}</td>'

@@ -541,3 +541,37 @@ def test_new_bars_update_the_statistics(client, sector):
         instrument=sector["alpha"], date=dt.date(2025, 12, 31), close=D("5"), adj_close=D("5")
     )
     assert "+300.0%" in table_row(body_of(client.get("/")), "ALFA")
+
+
+# --- Parts swapped independently keep each other's parameters ---------------------------------
+
+
+def test_a_sort_after_a_range_change_keeps_the_range(client, sector):
+    # The table's links were rendered before the chart range changed to 1M.
+    response = client.get(
+        "/",
+        {"sort": "symbol"},
+        headers={
+            **HTMX,
+            "HX-Target": "miners-table",
+            "HX-Current-URL": "http://testserver/?range=1M",
+        },
+    )
+    assert response["HX-Push-Url"] == "/?sort=symbol&range=1M"
+    html = body_of(response)
+    assert row_symbols(html) == ["ALFA", "BRVO", "CHRL"]
+    assert 'href="/?sort=-symbol&amp;range=1M#miners-table"' in html
+
+
+def test_a_range_change_after_a_sort_keeps_the_sort_and_filter(client, sector):
+    response = client.get(
+        "/",
+        {"range": "YTD"},
+        headers={
+            **HTMX,
+            "HX-Target": "sector-history",
+            "HX-Current-URL": "http://testserver/?sort=-ytd&segment=pivot",
+        },
+    )
+    assert response["HX-Push-Url"] == "/?sort=-ytd&segment=pivot&range=YTD"
+    assert 'href="/?sort=-ytd&amp;segment=pivot&amp;range=1M#sector-history"' in body_of(response)
