@@ -414,7 +414,7 @@ def refresh_quotes(
         held = [_Held(*row) for row in active.values_list(*_HELD_FIELDS)]
         if getattr(provider, "always_open", False):
             # The simulated provider's demo market trades round the clock.
-            states = {h.kind: sessions.REGULAR for h in held}
+            states = {h.kind: MarketState.REGULAR for h in held}
         else:
             states = {kind: sessions.session_state(kind, now) for kind in {h.kind for h in held}}
         due = [
