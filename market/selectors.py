@@ -11,6 +11,7 @@ the bars' version, so it is recomputed when new bars or splits arrive, not per r
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import uuid
 from collections import defaultdict
@@ -1353,7 +1354,8 @@ def live_sector_total() -> Decimal | None:
 
 
 def search_instruments(text: str, limit: int = 20) -> list[Instrument]:
-    """Instruments whose symbol or name matches the text, exact symbols first: one query."""
+    """Instruments whose symbol or name contains the text, exact symbols first: one query; when
+    nothing contains it, the symbols closest to it (a typo: "IRN" finds IREN), one more."""
     text = text.strip()
     if not text:
         return []
@@ -1363,6 +1365,11 @@ def search_instruments(text: str, limit: int = 20) -> list[Instrument]:
         .order_by("symbol")[: limit * 3]
     )
     upper = text.upper()
+    if not matches:
+        symbols = list(Instrument.objects.values_list("symbol", flat=True))
+        close = difflib.get_close_matches(upper, symbols, n=min(limit, 5), cutoff=0.6)
+        found = Instrument.objects.select_related("miner").in_bulk(close, field_name="symbol")
+        return [found[symbol] for symbol in close if symbol in found]
     matches.sort(
         key=lambda i: (i.symbol != upper, not i.symbol.startswith(upper), not i.is_active, i.symbol)
     )

@@ -199,6 +199,10 @@ def test_unknown_symbol_is_a_404_page_with_the_search(client, iren):
 def test_not_found_page_suggests_close_matches(client, iren):
     html = body(client.get("/miners/IRE/"))
     assert "Did you mean" in html and 'href="/miners/IREN/"' in html
+    # A typo finds it too.
+    html = body(client.get("/miners/IRN/"))
+    assert "Did you mean" in html and 'href="/miners/IREN/"' in html
+    assert "Did you mean" not in body(client.get("/miners/ZZZZ/"))
 
 
 def test_search_by_name_lists_matches(client, iren):
