@@ -143,7 +143,7 @@ def _range_links(params: dict[str, str], ranges, defaults) -> list[dict]:
 
 
 @require_GET
-@vary_on_headers("HX-Request", "HX-Target")
+@vary_on_headers("HX-Request", "HX-Target", "HX-Current-URL")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     params = DashboardQuery(request.GET).values()
     push_url = None

@@ -301,3 +301,14 @@ def test_miner_page_queries_do_not_grow_with_the_universe(client, django_assert_
     assert Instrument.objects.count() == 203
     large = miner_page_queries(client, "M0003", django_assert_max_num_queries)
     assert small == large
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [("/miners/", 200), ("/miners/?q=cipher", 200), ("/miners/NOPE/", 404)],
+)
+def test_pages_without_partials_answer_htmx_with_the_whole_page(client, iren, url, status):
+    InstrumentFactory(symbol="CIFR", name="Cipher Mining")
+    response = client.get(url, headers=HTMX)
+    assert response.status_code == status
+    assert "<html" in body(response) and 'role="search"' in body(response)
