@@ -977,10 +977,12 @@ def _intraday_history(versions: DataVersions, days: int) -> list[tuple[dt.dateti
 
 
 def _intraday_start(end: dt.datetime, days: int) -> dt.datetime:
-    """1D: from 04:00 New York on the day of the latest snapshot; 1W: seven days before it."""
+    """1D: from the last 04:00 New York time before the latest snapshot; 1W: seven days."""
     local = end.astimezone(NEW_YORK)
     if days == 1:
-        return dt.datetime.combine(local.date(), dt.time(4, 0), tzinfo=NEW_YORK)
+        start = dt.datetime.combine(local.date(), dt.time(4, 0), tzinfo=NEW_YORK)
+        # Before 04:00 the latest day of trading is the previous one.
+        return start if start <= local else start - dt.timedelta(days=1)
     return end - dt.timedelta(days=days)
 
 

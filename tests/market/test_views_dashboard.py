@@ -575,3 +575,23 @@ def test_a_range_change_after_a_sort_keeps_the_sort_and_filter(client, sector):
     )
     assert response["HX-Push-Url"] == "/?sort=-ytd&segment=pivot&range=YTD"
     assert 'href="/?sort=-ytd&amp;segment=pivot&amp;range=1M#sector-history"' in body_of(response)
+
+
+def test_intraday_history_before_premarket_shows_the_previous_day(client, sector):
+    # Tuesday 02:00 New York: the day's chart starts at Monday 04:00.
+    night = dt.datetime(2026, 3, 10, 6, 0, tzinfo=dt.UTC)
+    for taken_at in (
+        dt.datetime(2026, 3, 9, 7, 0, tzinfo=dt.UTC),  # Monday 03:00, before the window
+        dt.datetime(2026, 3, 9, 14, 0, tzinfo=dt.UTC),  # Monday 10:00
+        night,
+    ):
+        PriceSnapshot.objects.create(
+            instrument=sector["alpha"],
+            taken_at=taken_at,
+            price=D("1"),
+            market_state="regular",
+            market_cap=D(10**9),
+        )
+    with time_machine.travel(night, tick=False):
+        payload = client.get("/sector/history.json", {"range": "1D"}).json()
+    assert [p["at"][:16] for p in payload["points"]] == ["2026-03-09T14:00", "2026-03-10T06:00"]
