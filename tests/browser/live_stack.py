@@ -2,7 +2,8 @@
 PostgreSQL database and Redis, with the simulated provider, on free loopback ports.
 
 Used by the browser tests and by bench/load.py. Production settings (DEBUG=0, hashed static files
-collected the way a deploy does), except that it speaks plain HTTP on 127.0.0.1.
+collected the way a deploy does), except that it speaks plain HTTP on 127.0.0.1. It empties the
+Redis database it is given when it starts.
 """
 
 from __future__ import annotations
@@ -147,18 +148,14 @@ class LiveStack:
         for command in ("backfill_bars", "refresh_quotes"):
             if self.has_command(command):
                 self.manage(command)
-        self._purge_broker()
+        self._empty_redis()
 
-    def _purge_broker(self) -> None:
-        # Tasks left on this Redis database by an earlier run must not reach the new worker.
-        subprocess.run(
-            [sys.executable, "-m", "celery", "-A", "config", "purge", "-f"],
-            cwd=BASE_DIR,
-            env=self.env,
-            capture_output=True,
-            timeout=60,
-            check=True,
-        )
+    def _empty_redis(self) -> None:
+        # The stack owns its Redis database: tasks queued by an earlier run must not reach the
+        # new worker, and rate-limit counters (sign-ups per address) must start from zero.
+        import redis
+
+        redis.Redis.from_url(self.redis_url).flushdb()
 
     def _spawn(self, name: str, command: list[str]) -> None:
         log = self.log_path(name).open("a")
