@@ -106,8 +106,10 @@ def run_axe(page, name: str) -> list[dict]:
 
 
 def screenshot(page, name: str) -> list[Path]:
-    """Full-page screenshots of the page in the light and the dark colour scheme."""
+    """Full-page screenshots of the page in the light and the dark colour scheme, reloaded first
+    so that one-time messages ("Recorded: …") are not in the picture."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.reload(wait_until="networkidle")
     paths = []
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
