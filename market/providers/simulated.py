@@ -52,7 +52,7 @@ POST_CLOSE = time(20, 0)
 # Minutes between intraday samples used for the day's high and low.
 RANGE_SAMPLE_MINUTES = 60
 
-SYMBOL_RE = re.compile(r"^[A-Z0-9.\-]{1,10}$")
+SYMBOL_RE = re.compile(r"^([A-Z0-9.\-]{1,10}|[A-Z]{6}=X)$")
 
 # The walk: 2**LEVELS minutes per bridge segment (~2 years).
 LEVELS = 20
@@ -102,17 +102,50 @@ def is_crypto(symbol: str) -> bool:
     return symbol.endswith("-USD")
 
 
+def is_fx(symbol: str) -> bool:
+    """An FX rate in Yahoo's form: CADUSD=X is the price of one CAD in USD."""
+    return len(symbol) == 8 and symbol.endswith("=X")
+
+
+def trades_round_the_clock(symbol: str) -> bool:
+    return is_crypto(symbol) or is_fx(symbol)
+
+
+# Rough units of USD per currency, to start simulated FX walks somewhere plausible.
+FX_START_USD = {
+    "USD": 1.0,
+    "CAD": 0.72,
+    "AUD": 0.65,
+    "EUR": 1.08,
+    "GBP": 1.27,
+    "SGD": 0.74,
+    "CHF": 1.12,
+    "JPY": 0.0067,
+    "HKD": 0.128,
+    "NOK": 0.093,
+    "SEK": 0.095,
+}
+
+
+def _kind(symbol: str) -> str:
+    return "fx" if is_fx(symbol) else "crypto" if is_crypto(symbol) else "equity"
+
+
 @lru_cache(maxsize=65_536)
 def _symbol_params(symbol: str) -> tuple[int, float, float, int, int, float]:
     """(seed, base price, volatility per minute, shares/supply, average daily volume, EV factor)."""
     seed = _seed(symbol)
     if symbol in DEFAULT_BASE_PRICES:
         base = DEFAULT_BASE_PRICES[symbol]
+    elif is_fx(symbol):
+        base = FX_START_USD.get(symbol[:3], 1.0) / FX_START_USD.get(symbol[3:6], 1.0)
     elif is_crypto(symbol):
         base = float(np.exp(np.log(0.5) + _scalar_unit(seed, 1) * np.log(200_000 / 0.5)))
     else:
         base = float(np.exp(np.log(2.0) + _scalar_unit(seed, 1) * np.log(150 / 2.0)))
     daily_vol = 0.02 + 0.03 * _scalar_unit(seed, 2)  # 2%..5% a day: miners move a lot
+    if is_fx(symbol):
+        daily_vol = 0.005
     minute_vol = daily_vol / np.sqrt(MINUTES_PER_DAY)
     if symbol == "BTC-USD":
         shares = 19_900_000
@@ -238,10 +271,10 @@ class SimulatedProvider:
         now = self._current_time()
         for group, schedule in (
             (
-                [s for s in known if not is_crypto(s)],
+                [s for s in known if not trades_round_the_clock(s)],
                 self._crypto_schedule(now) if self.always_open else self._equity_schedule(now),
             ),
-            ([s for s in known if is_crypto(s)], self._crypto_schedule(now)),
+            ([s for s in known if trades_round_the_clock(s)], self._crypto_schedule(now)),
         ):
             if group:
                 batch.items.update(self._quotes(group, schedule))
@@ -253,14 +286,14 @@ class SimulatedProvider:
         quotes = self.fetch_quotes(known).items
         for symbol in known:
             _, _, _, shares, _, ev_factor = _symbol_params(symbol)
-            crypto = is_crypto(symbol)
+            crypto = trades_round_the_clock(symbol)
             market_cap = quotes[symbol].market_cap
             batch.items[symbol] = ProfileData(
                 symbol=symbol,
                 name=self._names.get(symbol, f"{symbol} (simulated)"),
                 exchange="CCC" if crypto else "SIM",
                 currency="USD",
-                kind="crypto" if crypto else "equity",
+                kind=_kind(symbol),
                 shares_outstanding=None if crypto else shares,
                 enterprise_value=None
                 if crypto or market_cap is None
@@ -277,7 +310,7 @@ class SimulatedProvider:
         now = self._current_time()
         now_minute = _epoch_minute(now)
         for symbol in known:
-            crypto = is_crypto(symbol)
+            crypto = trades_round_the_clock(symbol)
             today = now.astimezone(UTC).date() if crypto else now.astimezone(NEW_YORK).date()
             last = min(end or today, today)
             days = self._trading_days(start, last, crypto=crypto)
@@ -331,12 +364,12 @@ class SimulatedProvider:
         return known
 
     def _hit(self, symbol: str) -> SearchHit:
-        crypto = is_crypto(symbol)
+        crypto = trades_round_the_clock(symbol)
         return SearchHit(
             symbol=symbol,
             name=self._names.get(symbol, f"{symbol} (simulated)"),
             exchange="CCC" if crypto else "SIM",
-            kind="crypto" if crypto else "equity",
+            kind=_kind(symbol),
         )
 
     @staticmethod
@@ -435,8 +468,8 @@ class SimulatedProvider:
                 day_high=_price_decimal(high),
                 day_low=_price_decimal(low),
                 volume=volume,
-                shares_outstanding=None if is_crypto(symbol) else shares,
-                market_cap=(price_decimal * shares).quantize(Decimal(1)),
+                shares_outstanding=None if trades_round_the_clock(symbol) else shares,
+                market_cap=None if is_fx(symbol) else (price_decimal * shares).quantize(Decimal(1)),
                 provider_time=provider_time,
                 source=SOURCE,
             )
@@ -458,7 +491,7 @@ class SimulatedProvider:
         bars = []
         for row, day in enumerate(days):
             opening, closing = bounds[row]
-            full = self._session_bounds(day, crypto=is_crypto(symbol))
+            full = self._session_bounds(day, crypto=trades_round_the_clock(symbol))
             elapsed = min(1.0, (closing - opening) / max(1, full[1] - full[0]))
             close = _price_decimal(float(values[row, 1]))
             bars.append(

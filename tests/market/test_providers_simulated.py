@@ -234,3 +234,19 @@ def test_always_open_demo_market_moves_equities_every_minute_at_night():
     assert first.price != second.price
     assert first_closed.market_state == "closed"
     assert first_closed.price == second_closed.price
+
+
+def test_fx_rates_are_quoted_round_the_clock_without_a_market_cap():
+    from datetime import UTC, datetime
+
+    from market.providers.simulated import SimulatedProvider
+
+    saturday = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    provider = SimulatedProvider(now=lambda: saturday)
+    rate = provider.fetch_quotes(["CADUSD=X"]).items["CADUSD=X"]
+    assert rate.market_state == "regular"
+    assert rate.market_cap is None and rate.shares_outstanding is None
+    assert Decimal("0.5") < rate.price < Decimal("1.0")  # one CAD in USD starts near 0.72
+    profile = provider.fetch_profiles(["CADUSD=X"]).items["CADUSD=X"]
+    assert profile.kind == "fx"
+    assert provider.search("CADUSD=X")[0].kind == "fx"
