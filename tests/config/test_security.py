@@ -119,7 +119,7 @@ def test_static_files_have_hashed_names_and_are_served(production_report):
     assert urls, "the page links no static file"
     for url in urls:
         # whitenoise's manifest storage: name.<12 hex digits>.ext
-        assert re.search(r"\.[0-9a-f]{12}\.(css|js)$", url), url
+        assert re.search(r"\.[0-9a-f]{12}\.(css|js|svg)$", url), url
     assert production_report["static_file_status"] == 200
 
 
