@@ -75,8 +75,9 @@ class LiveStack:
         env = {
             key: value
             for key, value in os.environ.items()
-            # The stack is configured here alone, not by whatever the caller's shell had.
-            if not key.startswith(("DJANGO_", "GUNICORN_", "CELERY_", "PYTEST_"))
+            # Settings come from here, not from whatever the caller's shell had; GUNICORN_* from
+            # the caller still tune the server (bench/load.py experiments).
+            if not key.startswith(("DJANGO_", "CELERY_", "PYTEST_"))
         }
         env.update(
             {
