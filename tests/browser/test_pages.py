@@ -1,6 +1,8 @@
 """Public pages in a real browser: they render under the Content Security Policy with no error;
 and the two tools the other browser tests rely on do what they say."""
 
+import re
+
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
@@ -44,4 +46,47 @@ def test_a_csp_violation_is_caught_and_axe_runs_without_one(new_context):
 
     assert page.evaluate("() => typeof window.axe") == "object"
     assert serious == [], serious
+    problems.assert_none()
+
+
+def test_a_signed_in_tour_of_every_page_and_htmx_swap_under_the_csp(new_context):
+    """Pages the journey does not open, and the htmx swaps and chart redraws of the market pages,
+    all without a CSP violation, a script error or a server error."""
+    from tests.browser.test_journey import sign_up
+
+    context, problems = new_context()
+    page = context.new_page()
+    sign_up(page)
+
+    # Dashboard: sort and filter the miners table, change the chart's range (htmx swaps).
+    table = page.locator("#miners-table")
+    table.get_by_role("link", name="Symbol").click()
+    expect(page).to_have_url(re.compile(r"sort=symbol"))
+    table.get_by_role("link", name=re.compile(r"^Pure miner")).click()
+    expect(page).to_have_url(re.compile(r"segment=miner"))
+    expect(table.get_by_role("row").filter(has_text="IREN")).to_have_count(0)
+    page.get_by_role("navigation", name="Chart range").get_by_role("link", name="5Y").click()
+    expect(page).to_have_url(re.compile(r"range=5y", re.I))
+    expect(page.locator(".chart canvas").first).to_be_visible()
+
+    # A miner's chart over another range, then a symbol that does not exist.
+    page.goto("/miners/WULF/")
+    page.get_by_role("navigation", name="Chart range").get_by_role("link", name="5Y").click()
+    expect(page).to_have_url(re.compile(r"range=5y", re.I))
+    expect(page.locator(".chart canvas").first).to_be_visible()
+    response = page.goto("/miners/NOPE/")
+    assert response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_contain_text("NOPE")
+
+    for path, heading in [
+        ("/miners/", "Miners"),
+        ("/watchlists/", "Watchlists"),
+        ("/portfolios/", "Portfolios"),
+        ("/portfolios/exposure/", "Exposure"),
+        ("/alerts/", "Alerts"),
+        ("/notifications/", "Notifications"),
+        ("/status/", "Status"),
+    ]:
+        assert page.goto(path).status == 200, path
+        expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
     problems.assert_none()
