@@ -135,20 +135,15 @@ class LiveStack:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{output}")
         return result.stdout
 
-    def has_command(self, name: str) -> bool:
-        return name in self.manage("help", "--commands").split()
-
     def prepare(self) -> None:
-        """A fresh database with the schema, the universe and (when the pipeline has them) a
-        history of daily bars and a first quotes refresh; static files collected."""
+        """A fresh database with the schema, the universe, five years of daily bars and a first
+        quotes refresh (so the first page already has prices); static files collected."""
         recreate_database(self.database_url)
         self.manage("migrate", "--no-input")
         self.manage("load_universe")
         self.manage("collectstatic", "--no-input", "-v", "0")
-        # Market data as the pipeline stores it, so that the first page already has prices.
-        for command in ("backfill_bars", "refresh_quotes"):
-            if self.has_command(command):
-                self.manage(command)
+        self.manage("backfill_bars")
+        self.manage("refresh_quotes", "--force")
         self._empty_redis()
 
     def _empty_redis(self) -> None:
