@@ -8,6 +8,7 @@ urlpatterns = [
     # Watchlists
     path("watchlists/", watchlists.index, name="watchlists"),
     path("watchlists/new/", watchlists.create, name="watchlist_create"),
+    path("watchlists/add-symbol/", watchlists.add_symbol, name="watchlist_add_symbol"),
     path("watchlists/<int:pk>/", watchlists.detail, name="watchlist"),
     path("watchlists/<int:pk>/rows/", watchlists.rows, name="watchlist_rows"),
     path("watchlists/<int:pk>/edit/", watchlists.edit, name="watchlist_edit"),

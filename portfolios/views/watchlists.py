@@ -6,9 +6,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -301,3 +302,29 @@ def item_remove(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse
         template=DETAIL,
         context=_detail_context(request, item.watchlist),
     )
+
+
+@login_required
+@require_POST
+def add_symbol(request: HtmxHttpRequest) -> HttpResponse:
+    """From a miner's page: add its symbol to one of the user's watchlists, or to a new one."""
+    instrument = get_object_or_404(Instrument, symbol=request.POST.get("symbol", "").upper())
+    back = reverse("market:miner", args=[instrument.symbol])
+    choice = request.POST.get("watchlist", "")
+    new_name = request.POST.get("new_name", "").strip()
+    try:
+        with transaction.atomic():
+            if choice == "new" or not choice:
+                if not new_name:
+                    raise ValidationError("Name the new watchlist.")
+                watchlist = services.create_watchlist(owner=request.user, name=new_name)
+            else:
+                watchlist = get_object_or_404(
+                    Watchlist, pk=choice if choice.isdigit() else 0, owner=request.user
+                )
+            services.add_watchlist_item(watchlist=watchlist, instrument=instrument)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    messages.success(request, f"Added {instrument.symbol} to {watchlist.name}.")
+    return redirect("portfolios:watchlist", pk=watchlist.pk)

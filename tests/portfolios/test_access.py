@@ -83,6 +83,7 @@ PERSONAL = [
     ("watchlists", "get"),
     ("watchlist_create", "get"),
     ("watchlist_create", "post"),
+    ("watchlist_add_symbol", "post"),
     ("portfolios", "get"),
     ("portfolio_create", "get"),
     ("portfolio_create", "post"),
