@@ -61,7 +61,9 @@ class QuoteFactory(factory.django.DjangoModelFactory):
     previous_close = Decimal("9.50")
     change = factory.LazyAttribute(lambda o: o.price - o.previous_close)
     change_percent = factory.LazyAttribute(
-        lambda o: ((o.price - o.previous_close) / o.previous_close * 100).quantize(Decimal("0.0001"))
+        lambda o: ((o.price - o.previous_close) / o.previous_close * 100).quantize(
+            Decimal("0.0001")
+        )
     )
     market_state = "regular"
     volume = 1_000_000

@@ -24,7 +24,9 @@ def test_sign_up_then_sign_out_then_sign_in(client):
     assert response.status_code == 302
     assert not client.get("/").wsgi_request.user.is_authenticated
 
-    response = client.post(reverse("account_login"), {"login": "ada@example.com", "password": PASSWORD})
+    response = client.post(
+        reverse("account_login"), {"login": "ada@example.com", "password": PASSWORD}
+    )
     assert response.status_code == 302
     assert client.get("/").wsgi_request.user == user
 

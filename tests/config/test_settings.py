@@ -35,7 +35,9 @@ def test_debug_off_without_secret_key_fails_loudly():
 
 
 def test_check_deploy_is_clean_with_production_values():
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=PRODUCTION_ENV)
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING", env_overrides=PRODUCTION_ENV
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
