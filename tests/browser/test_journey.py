@@ -75,14 +75,12 @@ def open_iren_from_the_dashboard(page) -> None:
 
 
 def add_to_new_watchlist(page, name: str) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Watchlists").click()
-    create = page.locator("form").filter(has=page.get_by_role("heading", name="New watchlist"))
-    create.get_by_label("Name").fill(name)
-    create.get_by_role("button", name="Create watchlist").click()
-    open_created(page, name)
-    add = page.locator("form").filter(has=page.get_by_role("heading", name="Add a symbol"))
-    add.get_by_label("Symbol").fill("IREN")
-    add.get_by_role("button", name=f"Add to {name}").click()
+    """From IREN's page, into a watchlist made for it; lands on that watchlist."""
+    track = page.get_by_role("region", name="Track IREN")
+    track.get_by_label("Add to watchlist").select_option(label="A new watchlist…")
+    track.get_by_label("New watchlist name").fill(name)
+    track.get_by_role("button", name="Add IREN").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
     expect(watchlist_row(page, "IREN")).to_be_visible()
 
 
