@@ -98,7 +98,37 @@ def seed(users: int) -> dict:
 # -- the load -------------------------------------------------------------------------------------
 
 
-def run_phase(name: str, host: str, plan: dict, *, users: int, duration: float, warmup: float):
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time of a gunicorn master and its workers, including workers already recycled."""
+    import psutil
+
+    master = psutil.Process(pid)
+    times = master.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for worker in master.children(recursive=True):
+        try:
+            worker_times = worker.cpu_times()
+        except psutil.NoSuchProcess:
+            continue  # recycled meanwhile: counted in the master's children times
+        total += worker_times.user + worker_times.system
+    return total
+
+
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def run_phase(
+    name: str,
+    host: str,
+    plan: dict,
+    *,
+    users: int,
+    duration: float,
+    warmup: float,
+    server_pid: int,
+):
     """Drive `users` closed-loop users against `host` for `duration` s after `warmup` s."""
     import itertools
     import random
@@ -158,8 +188,11 @@ def run_phase(name: str, host: str, plan: dict, *, users: int, duration: float, 
     gevent.sleep(warmup)
     environment.stats.reset_all()
     started = time.time()
+    server_cpu, own_cpu = server_cpu_seconds(server_pid), own_cpu_seconds()
     gevent.sleep(duration)
     elapsed = time.time() - started
+    server_cpu = server_cpu_seconds(server_pid) - server_cpu
+    own_cpu = own_cpu_seconds() - own_cpu
     rows = []
     for entry in [*environment.stats.entries.values(), environment.stats.total]:
         rows.append(
@@ -177,7 +210,15 @@ def run_phase(name: str, host: str, plan: dict, *, users: int, duration: float, 
         f"{e.name}: {e.error} ({e.occurrences}x)" for e in environment.stats.errors.values()
     ]
     runner.quit()
-    return {"name": name, "elapsed": elapsed, "rows": rows, "failures": failures, "at": started}
+    return {
+        "name": name,
+        "elapsed": elapsed,
+        "rows": rows,
+        "failures": failures,
+        "at": started,
+        "server_cpu": server_cpu,
+        "generator_cpu": own_cpu,
+    }
 
 
 def refresh_runs_between(database_url: str, start: float, end: float) -> dict[str, int]:
@@ -201,6 +242,13 @@ def print_phase(phase: dict, refreshes: dict[str, int]) -> None:
             f"  {row['name']:<28} {row['requests']:>9} {row['errors']:>7} {row['rps']:>8.1f}"
             f" {row['p50']:>4.0f}ms {row['p95']:>4.0f}ms {row['p99']:>4.0f}ms"
         )
+    requests = phase["rows"][-1]["requests"]
+    print(
+        f"  gunicorn CPU {phase['server_cpu']:.1f} s"
+        f" ({1000 * phase['server_cpu'] / max(requests, 1):.2f} ms per request),"
+        f" load generator CPU {phase['generator_cpu']:.1f} s, in {phase['elapsed']:.0f} s"
+        f" on {os.cpu_count()} cores"
+    )
     runs = ", ".join(f"{n} {status}" for status, n in sorted(refreshes.items())) or "none"
     print(f"  quote refreshes during the phase: {runs}")
     for failure in phase["failures"][:10]:
@@ -267,6 +315,7 @@ def main() -> int:
             users=options.users,
             duration=options.duration,
             warmup=options.warmup,
+            server_pid=stack.processes["web"].pid,
         )
         site_refreshes = refresh_runs_between(database_url, site["at"], time.time())
 
@@ -281,6 +330,7 @@ def main() -> int:
             users=options.users,
             duration=options.duration,
             warmup=options.warmup,
+            server_pid=stack.processes["bare"].pid,
         )
         bare_refreshes = refresh_runs_between(database_url, bare["at"], time.time())
         stack.stop_process("bare")
