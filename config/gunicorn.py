@@ -25,9 +25,10 @@ worker_class = "gthread" if threads > 1 else "sync"
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
-# Recycle workers now and then so that a slow leak cannot grow without bound.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# Recycle workers now and then so that a slow leak cannot grow without bound; not too often, since
+# a fresh worker's first requests open connections and fill per-process caches.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 10000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 1000)
 # Import the app once in the master: workers fork with Django already loaded (faster start, less
 # memory); database connections are opened lazily in each worker, so nothing is shared.
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1") not in {"0", "false", "no"}
@@ -49,3 +50,27 @@ capture_output = False
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+
+
+def when_ready(server):
+    """Compile every template once in the master, before the first fork: with preload_app, each
+    worker (and each recycled one) starts with Django's cached template loader already full
+    instead of compiling the site's templates under its first requests."""
+    if not preload_app:
+        return
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.template import TemplateDoesNotExist, TemplateSyntaxError, engines
+
+    engine = engines["django"]
+    compiled = 0
+    for directory in settings.TEMPLATES[0]["DIRS"]:
+        for path in sorted(Path(directory).rglob("*.html")):
+            try:
+                engine.get_template(str(path.relative_to(directory)))
+            except (TemplateDoesNotExist, TemplateSyntaxError) as exc:
+                server.log.warning("template %s not precompiled: %s", path, exc)
+                continue
+            compiled += 1
+    server.log.info("precompiled %d templates", compiled)
