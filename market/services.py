@@ -202,8 +202,8 @@ def _claim_run(kind: str, provider_name: str, now: datetime) -> tuple[RefreshRun
         finished_at=now,
         error_text=f"abandoned: no sign of life for {minutes} minutes (did the worker stop?)",
     )
-    cooldown = provider_cooldown(provider_name)
-    if cooldown is not None:
+
+    def skipped(reason: str) -> tuple[RefreshRun, bool]:
         run = RefreshRun.objects.create(
             kind=kind,
             provider=provider_name,
@@ -211,9 +211,13 @@ def _claim_run(kind: str, provider_name: str, now: datetime) -> tuple[RefreshRun
             finished_at=now,
             duration_ms=0,
             status=RefreshRun.Status.SKIPPED,
-            error_text=f"skipped: {provider_name} asked us to wait until {cooldown:%H:%M:%S} UTC",
+            error_text=f"skipped: {reason}",
         )
         return run, False
+
+    cooldown = provider_cooldown(provider_name)
+    if cooldown is not None:
+        return skipped(f"{provider_name} asked us to wait until {cooldown:%H:%M:%S} UTC")
     try:
         with transaction.atomic():
             run = RefreshRun.objects.create(
@@ -229,16 +233,7 @@ def _claim_run(kind: str, provider_name: str, now: datetime) -> tuple[RefreshRun
         since = (
             f"run {holder.pk} started {holder.started_at:%Y-%m-%d %H:%M:%S} UTC" if holder else ""
         )
-        run = RefreshRun.objects.create(
-            kind=kind,
-            provider=provider_name,
-            started_at=now,
-            finished_at=now,
-            duration_ms=0,
-            status=RefreshRun.Status.SKIPPED,
-            error_text=f"skipped: another {kind} refresh is running ({since})",
-        )
-        return run, False
+        return skipped(f"another {kind} refresh is running ({since})")
 
 
 def _finish_run(
