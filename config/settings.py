@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.pagecache.UserWritesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -235,7 +236,9 @@ ADMIN_URL = os.environ.get("ADMIN_URL", "admin/").strip("/") + "/"
 # Content Security Policy (Django's built-in): no inline script or style anywhere.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
-    "script-src": [CSP.SELF, CSP.NONCE],
+    # Every script is a file of our own (no inline code), so no nonce is needed, and a page
+    # served from the page cache cannot carry a stale one.
+    "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
     "img-src": [CSP.SELF, "data:"],
     "connect-src": [CSP.SELF],
@@ -273,6 +276,12 @@ SECTOR_MILESTONES = [
 SNAPSHOT_RETENTION_DAYS = int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "30"))
 # When an instrument's market is closed, its quote is refreshed at most this often.
 CLOSED_MARKET_REFRESH_MINUTES = int(os.environ.get("CLOSED_MARKET_REFRESH_MINUTES", "60"))
+# Whole pages (dashboard, miners, portfolios, watchlists) are cached per session for at most this
+# many seconds, and only while the market data and the user's own data are unchanged
+# (config/pagecache.py). 0 turns the page cache off.
+PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "60"))
+# Sessions are read from the cache (Redis in production) and written through to the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # CSV import size limit in bytes.
 CSV_IMPORT_MAX_BYTES = int(os.environ.get("CSV_IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
 

@@ -4,3 +4,23 @@ from django.apps import AppConfig
 class MarketConfig(AppConfig):
     name = "market"
     verbose_name = "Market data"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from config import pagecache
+
+        # Any save of a market model through the ORM (an admin edit, a refresh run finishing,
+        # an instrument added) makes the cached pages out of date. Bulk writes in the refresh
+        # services are covered by the RefreshRun save that ends every run, and pruning says so
+        # itself: a delete receiver on snapshots or runs would make their bulk deletes fetch
+        # every row.
+        for model in self.get_models():
+            uid = f"pagecache.market.{model.__name__}"
+            post_save.connect(pagecache.market_changed, sender=model, dispatch_uid=uid + ".save")
+        for name in ("Instrument", "Miner", "Quote", "SplitEvent"):
+            post_delete.connect(
+                pagecache.market_changed,
+                sender=self.get_model(name),
+                dispatch_uid=f"pagecache.market.{name}.delete",
+            )

@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
+from config import pagecache
 from market import sessions, signals
 from market.models import (
     DailyBar,
@@ -980,6 +981,8 @@ def prune_snapshots(*, now: datetime | None = None) -> PruneResult:
             .exclude(status=RefreshRun.Status.RUNNING)
             .delete()
         )
+    if snapshots or runs:
+        pagecache.market_changed()
     return PruneResult(cutoff=cutoff, snapshots=snapshots, refresh_runs=runs)
 
 

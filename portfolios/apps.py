@@ -24,6 +24,26 @@ def _on_splits_recorded(sender, split_event_ids=(), **kwargs):
         apply_splits(list(split_event_ids))
 
 
+def _parent_owner_changed(parent: str):
+    """A receiver for rows owned through a parent (a holding's portfolio, an item's watchlist):
+    the owner comes from the parent already loaded on the row, else from one small query."""
+    from config import pagecache
+
+    def receiver(sender, instance, **kwargs):
+        field = sender._meta.get_field(parent)
+        if field.is_cached(instance):
+            owner_id = getattr(instance, parent).owner_id
+        else:
+            owner_id = (
+                field.related_model.objects.filter(pk=getattr(instance, field.attname))
+                .values_list("owner_id", flat=True)
+                .first()
+            )
+        pagecache.user_changed(owner_id)
+
+    return receiver
+
+
 class PortfoliosConfig(AppConfig):
     name = "portfolios"
     verbose_name = "Watchlists and portfolios"
@@ -33,3 +53,45 @@ class PortfoliosConfig(AppConfig):
 
         quotes_refreshed.connect(_on_quotes_refreshed, dispatch_uid="portfolios.alerts")
         splits_recorded.connect(_on_splits_recorded, dispatch_uid="portfolios.splits")
+        self._connect_page_cache()
+
+    def _connect_page_cache(self) -> None:
+        """Saves and deletes of a user's rows, wherever they come from (a form, the admin, a
+        task), make that user's cached pages out of date. Deletes of holdings and transactions
+        are left out (a delete receiver would make a portfolio's cascade fetch every row): they
+        happen in requests (config.pagecache.UserWritesMiddleware) or in tasks that say so."""
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_delete, post_save
+
+        from config import pagecache
+
+        for name in ("Watchlist", "Portfolio", "PriceAlert", "Notification"):
+            model = self.get_model(name)
+            for signal, suffix in ((post_save, "save"), (post_delete, "delete")):
+                signal.connect(
+                    pagecache.owner_changed,
+                    sender=model,
+                    dispatch_uid=f"pagecache.owner.{name}.{suffix}",
+                )
+        for name, parent in (("Holding", "portfolio"), ("Transaction", "portfolio")):
+            post_save.connect(
+                _parent_owner_changed(parent),
+                sender=self.get_model(name),
+                weak=False,
+                dispatch_uid=f"pagecache.owner.{name}.save",
+            )
+        item_changed = _parent_owner_changed("watchlist")
+        for signal, suffix in ((post_save, "save"), (post_delete, "delete")):
+            signal.connect(
+                item_changed,
+                sender=self.get_model("WatchlistItem"),
+                weak=False,
+                dispatch_uid=f"pagecache.owner.WatchlistItem.{suffix}",
+            )
+        user_model = get_user_model()
+        for signal, suffix in ((post_save, "save"), (post_delete, "delete")):
+            signal.connect(
+                pagecache.account_changed,
+                sender=user_model,
+                dispatch_uid=f"pagecache.user.{suffix}",
+            )

@@ -1,0 +1,200 @@
+"""Whole-page caching per signed-in session, invalidated by data versions.
+
+A page such as the dashboard, a miner or a portfolio costs milliseconds of template rendering,
+yet between two quote refreshes it is the same for the same user. `cached_page` keeps the
+rendered page in the cache under the session (or "anonymous"), the CSRF secret, the URL and the
+htmx headers, tagged with two version tokens read *before* rendering:
+
+- the market version, replaced whenever market data changes (a refresh run finishing, any save
+  or delete of a market model, e.g. an edit in the admin), and
+- the user's version, replaced whenever the user's own data changes (any POST/PUT/PATCH/DELETE
+  they make, a save of their account, their watchlists, portfolios, alerts or notifications, and
+  the background jobs that touch their holdings or notify them).
+
+A stored page is served only while both tokens are unchanged and for PAGE_CACHE_SECONDS at most
+(relative times such as "3 minutes ago" and the market session's phase move with the clock).
+Tokens are replaced right away and again once the writing transaction commits, so a render that
+read old data can never be stored under the new token.
+
+A hit costs the session lookup and one multi-key cache read: no user query, no template. The
+checks Django does per request stay true on a hit:
+- the session must still exist and name a user, so sign-out and expired sessions miss;
+- the user's version changes with every save of the user, so a password change or a
+  deactivation elsewhere makes the next request render (and Django then signs the session out);
+- the page carries the CSRF token rendered for this very CSRF secret (part of the key);
+- pages with flash messages, or renders that set cookies or change the session, are never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+
+MARKET_VERSION_KEY = "pagecache:v:market"
+KEY_PREFIX = "pagecache:page:"
+# Response headers a view sets that belong to the page (the middleware below the view add theirs,
+# CSP and the like, on every response, hit or miss).
+_KEPT_HEADERS = {"content-type", "vary", "hx-push-url", "hx-trigger", "hx-retarget", "hx-reswap"}
+_MESSAGE_COOKIE = "messages"
+_MESSAGE_SESSION_KEY = "_messages"
+
+
+def enabled() -> bool:
+    return settings.PAGE_CACHE_SECONDS > 0
+
+
+def user_version_key(user_id) -> str:
+    return f"pagecache:v:user:{user_id}"
+
+
+# --- invalidation ------------------------------------------------------------------------------
+
+
+def _replace(keys: Iterable[str]) -> None:
+    keys = list(keys)
+    if not keys:
+        return
+    cache.set_many({key: uuid.uuid4().hex for key in keys}, None)
+
+
+def _replace_now_and_on_commit(keys: list[str]) -> None:
+    _replace(keys)
+    # In autocommit this runs at once (a second, harmless replacement); inside a transaction it
+    # runs after the commit, when a render can first see the new data.
+    transaction.on_commit(lambda: _replace(keys), robust=True)
+
+
+def market_changed(**kwargs) -> None:
+    """Every page that shows market data is out of date (also a signal receiver)."""
+    if enabled():
+        _replace_now_and_on_commit([MARKET_VERSION_KEY])
+
+
+def user_changed(*user_ids) -> None:
+    """These users' own pages are out of date."""
+    if enabled():
+        _replace_now_and_on_commit(
+            [user_version_key(user_id) for user_id in set(user_ids) if user_id is not None]
+        )
+
+
+def owner_changed(sender, instance, **kwargs) -> None:
+    """post_save/post_delete receiver for models with an `owner` (owner_id is on the row)."""
+    user_changed(instance.owner_id)
+
+
+def account_changed(sender, instance, **kwargs) -> None:
+    """post_save/post_delete receiver for the user model: password, activity, names."""
+    user_changed(instance.pk)
+
+
+# --- the cache itself --------------------------------------------------------------------------
+
+
+def _page_key(request: HttpRequest) -> tuple[str, str | None] | None:
+    """(page key, user id) for this request, or None when it must not use the cache."""
+    csrf_secret = request.META.get("CSRF_COOKIE")
+    if not csrf_secret or request.COOKIES.get(_MESSAGE_COOKIE):
+        # No CSRF secret yet: the render makes one and sets the cookie, so its page is the
+        # browser's first and cannot be reused. Pending flash messages belong to one render.
+        return None
+    session = request.session
+    if _MESSAGE_SESSION_KEY in session:
+        return None
+    user_id = session.get(SESSION_KEY)
+    if user_id is None:
+        who = "anonymous"
+    else:
+        who = f"{session.session_key}:{user_id}:{session.get(HASH_SESSION_KEY, '')}"
+    htmx = sorted(
+        (name.lower(), value)
+        for name, value in request.headers.items()
+        if name.lower().startswith("hx-")
+    )
+    raw = "\n".join([who, csrf_secret, request.get_full_path(), repr(htmx)])
+    return KEY_PREFIX + hashlib.blake2b(raw.encode(), digest_size=20).hexdigest(), user_id
+
+
+def _versions(user_id) -> list[str]:
+    return [MARKET_VERSION_KEY] + ([user_version_key(user_id)] if user_id is not None else [])
+
+
+def _current_tokens(version_keys: list[str], found: dict) -> tuple[str, ...]:
+    missing = [key for key in version_keys if key not in found]
+    if missing:
+        # Never set, or evicted: start from a fresh random token (never from a default that an
+        # old page could still be tagged with). add() keeps a token another process set first.
+        for key in missing:
+            cache.add(key, uuid.uuid4().hex, None)
+        found = {**found, **cache.get_many(missing)}
+    return tuple(found.get(key, "") for key in version_keys)
+
+
+def _storable(request: HttpRequest, response: HttpResponse) -> bool:
+    if response.status_code != 200 or response.streaming or response.cookies:
+        return False
+    session = getattr(request, "session", None)
+    if session is not None and session.modified:
+        return False
+    storage = getattr(request, "_messages", None)
+    return not (storage is not None and getattr(storage, "added_new", False))
+
+
+def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Serve a GET page from the cache while the market and the user's data are unchanged.
+
+    Put it outside the view's other decorators (login_required included): a hit is only
+    possible for a page rendered with status 200 for this same session, user and URL."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method != "GET" or not enabled():
+            return view(request, *args, **kwargs)
+        keyed = _page_key(request)
+        if keyed is None:
+            return view(request, *args, **kwargs)
+        page_key, user_id = keyed
+        version_keys = _versions(user_id)
+        found = cache.get_many([page_key, *version_keys])
+        tokens = _current_tokens(version_keys, found)
+        entry = found.get(page_key)
+        if entry is not None and entry[0] == tokens:
+            _, headers, content = entry
+            response = HttpResponse(content)
+            for name, value in headers:
+                response.headers[name] = value
+            request.page_cache_hit = True
+            return response
+        response = view(request, *args, **kwargs)
+        if _storable(request, response):
+            headers = [(n, v) for n, v in response.headers.items() if n.lower() in _KEPT_HEADERS]
+            cache.set(page_key, (tokens, headers, response.content), settings.PAGE_CACHE_SECONDS)
+        return response
+
+    return wrapper
+
+
+class UserWritesMiddleware:
+    """After any request that may write (POST, PUT, PATCH, DELETE) by a signed-in user, their
+    cached pages are out of date: one rule for every form, htmx action and CSV import."""
+
+    SAFE = {"GET", "HEAD", "OPTIONS", "TRACE"}
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.method not in self.SAFE and enabled():
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                user_changed(user.pk)
+        return response
