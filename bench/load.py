@@ -8,8 +8,11 @@ then the same users hit a bare Django view served the same way (bench/bare.py).
 
 It builds a fresh database next to DATABASE_URL's (name + "_load", dropped at the end), loads the
 universe with five years of simulated bars, and gives every user a portfolio of 15 trades in five
-miners and a signed-in session. Users do not wait between requests (a closed loop), so each phase
-measures the most the server gives on this machine; the load generator runs on the same cores.
+miners and a signed-in session. Users keep the cookies the site sets (the CSRF cookie), as a
+browser does, so the whole-page cache (config/pagecache.py) serves them as it would serve people;
+a refresh each minute makes every page render again. Users do not wait between requests (a
+closed loop), so each phase measures the most the server gives on this machine; the load
+generator runs on the same cores.
 Loopback only; every phase stops after --duration seconds.
 
 Prints requests/s, p50/p95/p99 and errors per page and per phase, and the refresh runs that
@@ -26,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -130,6 +134,7 @@ def run_phase(
     server_pid: int,
 ):
     """Drive `users` closed-loop users against `host` for `duration` s after `warmup` s."""
+    import collections
     import itertools
     import random
 
@@ -139,6 +144,7 @@ def run_phase(
 
     accounts = itertools.cycle(plan["accounts"])
     symbols = plan["symbols"]
+    page_cache = collections.Counter()  # X-Page-Cache: hit / miss
 
     class Visitor(FastHttpUser):
         wait_time = constant(0)
@@ -146,13 +152,17 @@ def run_phase(
 
         def on_start(self):
             account = next(accounts)
-            self.headers = {"Cookie": f"sessionid={account['session']}"}
+            # A signed-in browser: the session cookie to start with, then whatever cookies the
+            # site sets (the CSRF cookie) are kept and sent back.
+            self.client.cookiejar.set_policy(_BehindTls())
+            self.client.cookiejar.set_cookie(_cookie("sessionid", account["session"], host))
             self.portfolio = account["portfolio"]
 
         def page(self, url: str, label: str, must_contain: bytes):
             with self.client.get(
-                url, name=label, headers=self.headers, allow_redirects=False, catch_response=True
+                url, name=label, allow_redirects=False, catch_response=True
             ) as response:
+                page_cache[response.headers.get("X-Page-Cache") or "none"] += 1
                 if response.status_code != 200:
                     response.failure(f"status {response.status_code}")
                 elif must_contain not in (response.content or b""):
@@ -187,6 +197,7 @@ def run_phase(
     runner.start(users, spawn_rate=users)
     gevent.sleep(warmup)
     environment.stats.reset_all()
+    page_cache.clear()
     started = time.time()
     server_cpu, own_cpu = server_cpu_seconds(server_pid), own_cpu_seconds()
     gevent.sleep(duration)
@@ -211,6 +222,7 @@ def run_phase(
     ]
     runner.quit()
     return {
+        "page_cache": dict(page_cache),
         "name": name,
         "elapsed": elapsed,
         "rows": rows,
@@ -249,6 +261,13 @@ def print_phase(phase: dict, refreshes: dict[str, int]) -> None:
         f" load generator CPU {phase['generator_cpu']:.1f} s, in {phase['elapsed']:.0f} s"
         f" on {os.cpu_count()} cores"
     )
+    cached = phase["page_cache"]
+    if cached.get("hit") or cached.get("miss"):
+        served = cached.get("hit", 0) + cached.get("miss", 0)
+        print(
+            f"  page cache: {cached.get('hit', 0)} hits, {cached.get('miss', 0)} renders"
+            f" ({cached.get('hit', 0) / served:.1%} served from the cache)"
+        )
     runs = ", ".join(f"{n} {status}" for status, n in sorted(refreshes.items())) or "none"
     print(f"  quote refreshes during the phase: {runs}")
     for failure in phase["failures"][:10]:
@@ -352,6 +371,38 @@ def main() -> int:
     within = errors == 0 and ratio >= 0.5
     print("within budget" if within else "OVER BUDGET")
     return 0 if within else 1
+
+
+class _BehindTls(DefaultCookiePolicy):
+    """In production the site is served over HTTPS and its cookies are marked Secure; this bench
+    talks plain HTTP on loopback, so it sends them back as a browser on HTTPS would."""
+
+    def return_ok_secure(self, cookie, request) -> bool:
+        return True
+
+
+def _cookie(name: str, value: str, base_url: str):
+    from http.cookiejar import Cookie
+
+    domain = urlsplit(base_url).hostname
+    return Cookie(
+        version=0,
+        name=name,
+        value=value,
+        port=None,
+        port_specified=False,
+        domain=domain,
+        domain_specified=False,
+        domain_initial_dot=False,
+        path="/",
+        path_specified=True,
+        secure=False,
+        expires=None,
+        discard=True,
+        comment=None,
+        comment_url=None,
+        rest={},
+    )
 
 
 def _wait_for(url: str, timeout: float = 60) -> None:

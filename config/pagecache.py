@@ -34,15 +34,19 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
-from django.core.cache import cache
+from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbSessionStore
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 
 MARKET_VERSION_KEY = "pagecache:v:market"
 KEY_PREFIX = "pagecache:page:"
 # Response headers a view sets that belong to the page (the middleware below the view add theirs,
 # CSP and the like, on every response, hit or miss).
 _KEPT_HEADERS = {"content-type", "vary", "hx-push-url", "hx-trigger", "hx-retarget", "hx-reswap"}
+# Says whether the page cache served a page ("hit") or rendered it ("miss"), as proxies do.
+CACHE_HEADER = "X-Page-Cache"
 _MESSAGE_COOKIE = "messages"
 _MESSAGE_SESSION_KEY = "_messages"
 
@@ -99,32 +103,35 @@ def account_changed(sender, instance, **kwargs) -> None:
 # --- the cache itself --------------------------------------------------------------------------
 
 
-def _page_key(request: HttpRequest) -> tuple[str, str | None] | None:
-    """(page key, user id) for this request, or None when it must not use the cache."""
+def _page_key(request: HttpRequest) -> str | None:
+    """The page's key for this request, or None when it must not use the cache."""
     csrf_secret = request.META.get("CSRF_COOKIE")
     if not csrf_secret or request.COOKIES.get(_MESSAGE_COOKIE):
         # No CSRF secret yet: the render makes one and sets the cookie, so its page is the
         # browser's first and cannot be reused. Pending flash messages belong to one render.
         return None
-    session = request.session
-    if _MESSAGE_SESSION_KEY in session:
-        return None
-    user_id = session.get(SESSION_KEY)
-    if user_id is None:
-        who = "anonymous"
-    else:
-        who = f"{session.session_key}:{user_id}:{session.get(HASH_SESSION_KEY, '')}"
     htmx = sorted(
         (name.lower(), value)
         for name, value in request.headers.items()
         if name.lower().startswith("hx-")
     )
+    # A session key belongs to one user for its whole life: Django gives the session a new key
+    # when someone signs in and empties it when they sign out.
+    who = request.session.session_key or "anonymous"
     raw = "\n".join([who, csrf_secret, request.get_full_path(), repr(htmx)])
-    return KEY_PREFIX + hashlib.blake2b(raw.encode(), digest_size=20).hexdigest(), user_id
+    return KEY_PREFIX + hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 
 
-def _versions(user_id) -> list[str]:
-    return [MARKET_VERSION_KEY] + ([user_version_key(user_id)] if user_id is not None else [])
+def _session_cache_key(session) -> str | None:
+    """Where the session's data sits in our cache, to read it in the same round trip as the
+    page; None when sessions are kept elsewhere (then the session is read on its own)."""
+    if (
+        session.session_key
+        and isinstance(session, CachedDbSessionStore)
+        and settings.SESSION_CACHE_ALIAS == DEFAULT_CACHE_ALIAS
+    ):
+        return session.cache_key
+    return None
 
 
 def _current_tokens(version_keys: list[str], found: dict) -> tuple[str, ...]:
@@ -136,6 +143,57 @@ def _current_tokens(version_keys: list[str], found: dict) -> tuple[str, ...]:
             cache.add(key, uuid.uuid4().hex, None)
         found = {**found, **cache.get_many(missing)}
     return tuple(found.get(key, "") for key in version_keys)
+
+
+# session key -> user id, as last seen by this process: lets the first cache read also fetch the
+# user's version (checked against the session's data, and read again when it was wrong).
+_session_users: dict[str, object] = {}
+_SESSION_USERS_LIMIT = 50_000
+
+
+def _lookup(request: HttpRequest, page_key: str) -> tuple[dict, tuple[str, ...], object]:
+    """One cache read, usually: the page, the versions, the session's data. Returns the session's
+    data, the current version tokens and the stored entry (or None)."""
+    session = request.session
+    session_key_in_cache = _session_cache_key(session)
+    guessed_user = _session_users.get(session.session_key) if session.session_key else None
+    keys = [page_key, MARKET_VERSION_KEY]
+    if session_key_in_cache:
+        keys.append(session_key_in_cache)
+    if guessed_user is not None:
+        keys.append(user_version_key(guessed_user))
+    found = cache.get_many(keys)
+    data = found.get(session_key_in_cache) if session_key_in_cache else None
+    if data is None:
+        data = dict(session.items())  # not in the cache: Django's own lookup (the database)
+    user_id = data.get(SESSION_KEY)
+    if session.session_key and user_id is not None:
+        if len(_session_users) >= _SESSION_USERS_LIMIT:
+            _session_users.clear()
+        _session_users[session.session_key] = user_id
+    version_keys = [MARKET_VERSION_KEY]
+    if user_id is not None:
+        version_keys.append(user_version_key(user_id))
+    return data, _current_tokens(version_keys, found), found.get(page_key)
+
+
+def _served(entry, data: dict, tokens: tuple[str, ...]) -> HttpResponse | None:
+    if entry is None:
+        return None
+    stored_tokens, user_id, auth_hash, headers, content = entry
+    if (
+        stored_tokens != tokens
+        or user_id != data.get(SESSION_KEY)
+        or auth_hash != data.get(HASH_SESSION_KEY)
+    ):
+        return None
+    response = HttpResponse(content)
+    for name, value in headers:
+        response.headers[name] = value
+    # The session decided what this page shows, as when Django reads it.
+    patch_vary_headers(response, ("Cookie",))
+    response[CACHE_HEADER] = "hit"
+    return response
 
 
 def _storable(request: HttpRequest, response: HttpResponse) -> bool:
@@ -158,25 +216,29 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method != "GET" or not enabled():
             return view(request, *args, **kwargs)
-        keyed = _page_key(request)
-        if keyed is None:
+        page_key = _page_key(request)
+        if page_key is None:
             return view(request, *args, **kwargs)
-        page_key, user_id = keyed
-        version_keys = _versions(user_id)
-        found = cache.get_many([page_key, *version_keys])
-        tokens = _current_tokens(version_keys, found)
-        entry = found.get(page_key)
-        if entry is not None and entry[0] == tokens:
-            _, headers, content = entry
-            response = HttpResponse(content)
-            for name, value in headers:
-                response.headers[name] = value
+        data, tokens, entry = _lookup(request, page_key)
+        if _MESSAGE_SESSION_KEY in data:
+            return view(request, *args, **kwargs)  # flash messages belong to one render
+        response = _served(entry, data, tokens)
+        if response is not None:
             request.page_cache_hit = True
             return response
         response = view(request, *args, **kwargs)
+        response[CACHE_HEADER] = "miss"
         if _storable(request, response):
             headers = [(n, v) for n, v in response.headers.items() if n.lower() in _KEPT_HEADERS]
-            cache.set(page_key, (tokens, headers, response.content), settings.PAGE_CACHE_SECONDS)
+            session = request.session
+            entry = (
+                tokens,
+                session.get(SESSION_KEY),
+                session.get(HASH_SESSION_KEY),
+                headers,
+                response.content,
+            )
+            cache.set(page_key, entry, settings.PAGE_CACHE_SECONDS)
         return response
 
     return wrapper
