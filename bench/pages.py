@@ -51,6 +51,9 @@ def setup_django(database_url: str | None) -> None:
     os.environ.setdefault("SECRET_KEY", "bench-pages-not-a-secret")
     os.environ.setdefault("STATIC_MANIFEST", "0")
     os.environ.setdefault("MARKET_DATA_PROVIDER", "simulated")
+    # What a render costs: the whole-page cache is off, except in the rows that say "page cache
+    # hit" (what a page served again costs).
+    os.environ.setdefault("PAGE_CACHE_SECONDS", "0")
     import django
 
     django.setup()
@@ -232,9 +235,18 @@ def measure(
     cold: bool = False,
     before_each: Callable[[], None] | None = None,
     budget_ms: float | None = None,
+    page_cache: bool = False,
 ) -> Measurement:
     """Time `requests` GETs of `url` (after 10 warm-up requests); `cold` clears the cache first,
-    `before_each` runs (untimed) before every timed request."""
+    `before_each` runs (untimed) before every timed request; `page_cache` turns the whole-page
+    cache on."""
+    from django.test.utils import override_settings
+
+    if page_cache:
+        with override_settings(PAGE_CACHE_SECONDS=60):
+            return measure(
+                client, page, url, requests, headers=headers, cold=cold, budget_ms=budget_ms
+            )
     from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -300,6 +312,7 @@ def bench_dashboard(client, requests: int) -> list[Measurement]:
             before_each=new_quotes,
         ),
         measure(client, "dashboard cold cache", "/", max(5, requests // 20), cold=True),
+        measure(client, "dashboard, page cache hit", "/", requests, page_cache=True),
     ]
 
 
@@ -308,6 +321,7 @@ def bench_miner(client, requests: int) -> list[Measurement]:
         measure(client, "miner page", "/miners/SIM042/", requests, budget_ms=BUDGET_P50_MS),
         measure(client, "miner page 5Y", "/miners/SIM042/?range=5Y", requests),
         measure(client, "miner bars json", "/miners/SIM042/bars.json?range=1Y", requests),
+        measure(client, "miner page, page cache hit", "/miners/SIM042/", requests, page_cache=True),
     ]
 
 

@@ -103,6 +103,7 @@ def bench_portfolio(client, requests: int) -> list:
         pages.measure(client, "portfolio transactions", f"{base}transactions/", requests),
         pages.measure(client, "portfolio exposure", f"{base}exposure/", requests),
         pages.measure(client, "exposure, all portfolios", "/portfolios/exposure/", requests),
+        pages.measure(client, "portfolio, page cache hit", base, requests, page_cache=True),
     ]
 
 

