@@ -1,6 +1,15 @@
 from django.apps import AppConfig
 
 
+def _run_saved(sender, instance, **kwargs) -> None:
+    """A refresh run that ends changes what the pages show; one that starts, or is skipped
+    because another is under way, changes nothing on them (only /status/, never cached)."""
+    from config import pagecache
+
+    if instance.status not in {sender.Status.RUNNING, sender.Status.SKIPPED}:
+        pagecache.market_changed()
+
+
 class MarketConfig(AppConfig):
     name = "market"
     verbose_name = "Market data"
@@ -15,9 +24,13 @@ class MarketConfig(AppConfig):
         # services are covered by the RefreshRun save that ends every run, and pruning says so
         # itself: a delete receiver on snapshots or runs would make their bulk deletes fetch
         # every row.
+        run_model = self.get_model("RefreshRun")
         for model in self.get_models():
+            if model is run_model:
+                continue
             uid = f"pagecache.market.{model.__name__}"
             post_save.connect(pagecache.market_changed, sender=model, dispatch_uid=uid + ".save")
+        post_save.connect(_run_saved, sender=run_model, dispatch_uid="pagecache.market.run.save")
         for name in ("Instrument", "Miner", "Quote", "SplitEvent"):
             post_delete.connect(
                 pagecache.market_changed,

@@ -327,3 +327,20 @@ def test_with_redis_away_pages_are_rendered_not_failed(user, holding, settings):
     )
     assert response.status_code == 302
     assert "Renamed" in get(client, url("portfolio", holding.pk))[0].content.decode()
+
+
+def test_only_a_refresh_run_that_ends_renews_the_pages(user_client, holding):
+    from django.utils import timezone
+
+    from market.models import RefreshRun
+
+    warm(user_client, "/")
+    run = RefreshRun.objects.create(kind="quotes", provider="simulated", started_at=timezone.now())
+    RefreshRun.objects.create(
+        kind="quotes", provider="simulated", started_at=timezone.now(), status="skipped"
+    )
+    assert get(user_client, "/")[1]  # started or skipped: the pages show the same
+    run.status = RefreshRun.Status.OK
+    run.finished_at = timezone.now()
+    run.save()
+    assert not get(user_client, "/")[1]
