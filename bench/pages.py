@@ -243,7 +243,7 @@ def measure(
     from django.test.utils import override_settings
 
     if page_cache:
-        with override_settings(PAGE_CACHE_SECONDS=60):
+        with override_settings(PAGE_CACHE_SECONDS=120):
             return measure(
                 client, page, url, requests, headers=headers, cold=cold, budget_ms=budget_ms
             )

@@ -110,11 +110,8 @@ def _page_key(request: HttpRequest) -> str | None:
         # No CSRF secret yet: the render makes one and sets the cookie, so its page is the
         # browser's first and cannot be reused. Pending flash messages belong to one render.
         return None
-    htmx = sorted(
-        (name.lower(), value)
-        for name, value in request.headers.items()
-        if name.lower().startswith("hx-")
-    )
+    # htmx's request headers (HX-Request, HX-Target, ...) choose the fragment a view renders.
+    htmx = sorted((name, value) for name, value in request.META.items() if name[:8] == "HTTP_HX_")
     # A session key belongs to one user for its whole life: Django gives the session a new key
     # when someone signs in and empties it when they sign out.
     who = request.session.session_key or "anonymous"

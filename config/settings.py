@@ -285,7 +285,8 @@ CLOSED_MARKET_REFRESH_MINUTES = int(os.environ.get("CLOSED_MARKET_REFRESH_MINUTE
 # Whole pages (dashboard, miners, portfolios, watchlists) are cached per session for at most this
 # many seconds, and only while the market data and the user's own data are unchanged
 # (config/pagecache.py). 0 turns the page cache off.
-PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "60"))
+# Twice the open market's refresh interval: while it trades, each refresh renews the pages first.
+PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "120"))
 # Sessions are read from the cache (Redis in production) and written through to the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # CSV import size limit in bytes.

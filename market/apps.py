@@ -2,11 +2,20 @@ from django.apps import AppConfig
 
 
 def _run_saved(sender, instance, **kwargs) -> None:
-    """A refresh run that ends changes what the pages show; one that starts, or is skipped
-    because another is under way, changes nothing on them (only /status/, never cached)."""
+    """A refresh run that ends changes what the pages show: the quotes runs always (the pages
+    say how fresh the quotes are and whether the last refresh failed), the others when they
+    stored something or failed. One that starts, or is skipped because another is under way,
+    changes nothing on them (only /status/, which is never cached)."""
     from config import pagecache
 
-    if instance.status not in {sender.Status.RUNNING, sender.Status.SKIPPED}:
+    if instance.status in {sender.Status.RUNNING, sender.Status.SKIPPED}:
+        return
+    if (
+        instance.kind == sender.Kind.QUOTES
+        or instance.stored_count
+        or instance.error_count
+        or instance.status == sender.Status.FAILED
+    ):
         pagecache.market_changed()
 
 

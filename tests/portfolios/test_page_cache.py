@@ -344,3 +344,12 @@ def test_only_a_refresh_run_that_ends_renews_the_pages(user_client, holding):
     run.finished_at = timezone.now()
     run.save()
     assert not get(user_client, "/")[1]
+    # A history or profiles run that found nothing to store changed nothing either.
+    warm(user_client, "/")
+    bars = RefreshRun.objects.create(
+        kind="bars", provider="simulated", started_at=timezone.now(), status="ok"
+    )
+    assert get(user_client, "/")[1]
+    bars.stored_count = 250
+    bars.save()
+    assert not get(user_client, "/")[1]
