@@ -119,6 +119,14 @@ def server_cpu_seconds(pid: int) -> float:
     return total
 
 
+def redis_cpu_seconds(redis_url: str) -> float:
+    """CPU time of the Redis server (all its databases: other users of it count too)."""
+    import redis
+
+    info = redis.Redis.from_url(redis_url).info("cpu")
+    return info["used_cpu_user"] + info["used_cpu_sys"]
+
+
 def own_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
@@ -133,6 +141,7 @@ def run_phase(
     duration: float,
     warmup: float,
     server_pid: int,
+    redis_url: str,
 ):
     """Drive `users` closed-loop users against `host` for `duration` s after `warmup` s."""
     import collections
@@ -201,9 +210,11 @@ def run_phase(
     page_cache.clear()
     started = time.time()
     server_cpu, own_cpu = server_cpu_seconds(server_pid), own_cpu_seconds()
+    redis_cpu = redis_cpu_seconds(redis_url)
     gevent.sleep(duration)
     elapsed = time.time() - started
     server_cpu = server_cpu_seconds(server_pid) - server_cpu
+    redis_cpu = redis_cpu_seconds(redis_url) - redis_cpu
     own_cpu = own_cpu_seconds() - own_cpu
     rows = []
     for entry in [*environment.stats.entries.values(), environment.stats.total]:
@@ -230,6 +241,7 @@ def run_phase(
         "failures": failures,
         "at": started,
         "server_cpu": server_cpu,
+        "redis_cpu": redis_cpu,
         "generator_cpu": own_cpu,
     }
 
@@ -259,7 +271,8 @@ def print_phase(phase: dict, refreshes: dict[str, int]) -> None:
     print(
         f"  gunicorn CPU {phase['server_cpu']:.1f} s"
         f" ({1000 * phase['server_cpu'] / max(requests, 1):.2f} ms per request),"
-        f" load generator CPU {phase['generator_cpu']:.1f} s, in {phase['elapsed']:.0f} s"
+        f" load generator CPU {phase['generator_cpu']:.1f} s, Redis CPU {phase['redis_cpu']:.1f} s,"
+        f" in {phase['elapsed']:.0f} s"
         f" on {os.cpu_count()} cores"
     )
     cached = phase["page_cache"]
@@ -338,6 +351,7 @@ def main() -> int:
             duration=options.duration,
             warmup=options.warmup,
             server_pid=stack.processes["web"].pid,
+            redis_url=options.redis_url,
         )
         site_refreshes = refresh_runs_between(database_url, site["at"], time.time())
 
@@ -353,6 +367,7 @@ def main() -> int:
             duration=options.duration,
             warmup=options.warmup,
             server_pid=stack.processes["bare"].pid,
+            redis_url=options.redis_url,
         )
         bare_refreshes = refresh_runs_between(database_url, bare["at"], time.time())
         stack.stop_process("bare")

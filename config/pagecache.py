@@ -27,7 +27,9 @@ checks Django does per request stay true on a hit:
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from functools import wraps
@@ -47,6 +49,7 @@ KEY_PREFIX = "pagecache:page:"
 _KEPT_HEADERS = {"content-type", "vary", "hx-push-url", "hx-trigger", "hx-retarget", "hx-reswap"}
 # Says whether the page cache served a page ("hit") or rendered it ("miss"), as proxies do.
 CACHE_HEADER = "X-Page-Cache"
+_GZIP = re.compile(r"\bgzip\b")
 _MESSAGE_COOKIE = "messages"
 _MESSAGE_SESSION_KEY = "_messages"
 
@@ -174,21 +177,40 @@ def _lookup(request: HttpRequest, page_key: str) -> tuple[dict, tuple[str, ...],
     return data, _current_tokens(version_keys, found), found.get(page_key)
 
 
-def _served(entry, data: dict, tokens: tuple[str, ...]) -> HttpResponse | None:
+def _accepts_gzip(request: HttpRequest) -> bool:
+    return bool(_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")))
+
+
+def _with_body(
+    request: HttpRequest, response: HttpResponse, compressed: bytes, plain: bytes | None = None
+) -> None:
+    """The stored page's body, gzipped for the browsers that say they accept it (all of them):
+    compressed once when stored, it is a fifth of the bytes to send on every hit."""
+    if _accepts_gzip(request):
+        response.content = compressed
+        response["Content-Encoding"] = "gzip"
+    elif plain is None:
+        response.content = gzip.decompress(compressed)
+    # The session decided what this page shows, as when Django reads it.
+    patch_vary_headers(response, ("Cookie", "Accept-Encoding"))
+
+
+def _served(
+    request: HttpRequest, entry, data: dict, tokens: tuple[str, ...]
+) -> HttpResponse | None:
     if entry is None:
         return None
-    stored_tokens, user_id, auth_hash, headers, content = entry
+    stored_tokens, user_id, auth_hash, headers, compressed = entry
     if (
         stored_tokens != tokens
         or user_id != data.get(SESSION_KEY)
         or auth_hash != data.get(HASH_SESSION_KEY)
     ):
         return None
-    response = HttpResponse(content)
+    response = HttpResponse()
     for name, value in headers:
         response.headers[name] = value
-    # The session decided what this page shows, as when Django reads it.
-    patch_vary_headers(response, ("Cookie",))
+    _with_body(request, response, compressed)
     response[CACHE_HEADER] = "hit"
     return response
 
@@ -224,7 +246,7 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
             response = view(request, *args, **kwargs)
             response[CACHE_HEADER] = "miss"
             return response
-        response = _served(entry, data, tokens)
+        response = _served(request, entry, data, tokens)
         if response is not None:
             request.page_cache_hit = True
             return response
@@ -233,14 +255,16 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         if _storable(request, response):
             headers = [(n, v) for n, v in response.headers.items() if n.lower() in _KEPT_HEADERS]
             session = request.session
+            compressed = gzip.compress(response.content, compresslevel=6, mtime=0)
             entry = (
                 tokens,
                 session.get(SESSION_KEY),
                 session.get(HASH_SESSION_KEY),
                 headers,
-                response.content,
+                compressed,
             )
             cache.set(page_key, entry, settings.PAGE_CACHE_SECONDS)
+            _with_body(request, response, compressed, plain=response.content)
         return response
 
     return wrapper

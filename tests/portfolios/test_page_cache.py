@@ -353,3 +353,23 @@ def test_only_a_refresh_run_that_ends_renews_the_pages(user_client, holding):
     bars.stored_count = 250
     bars.save()
     assert not get(user_client, "/")[1]
+
+
+def test_stored_pages_go_gzipped_to_browsers_that_accept_it(user_client, holding):
+    import gzip
+
+    path = url("portfolio", holding.pk)
+    get(user_client, path)  # the CSRF cookie
+    rendered, hit = get(user_client, path, **{"Accept-Encoding": "gzip, deflate, br"})
+    assert not hit and rendered["Content-Encoding"] == "gzip"
+    served, hit = get(user_client, path, **{"Accept-Encoding": "gzip, deflate, br"})
+    assert hit and served["Content-Encoding"] == "gzip"
+    html = gzip.decompress(served.content).decode()
+    assert "Main" in html and "IREN" in html
+    assert gzip.decompress(rendered.content) == gzip.decompress(served.content)
+    assert int(served["Content-Length"]) == len(served.content) < len(html) / 3
+    assert "Accept-Encoding" in served["Vary"] and "Cookie" in served["Vary"]
+    plain, hit = get(user_client, path)  # no Accept-Encoding: the same page, not compressed
+    assert hit and not plain.has_header("Content-Encoding")
+    assert plain.content.decode() == html
+    assert "Accept-Encoding" in plain["Vary"]
