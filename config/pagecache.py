@@ -191,8 +191,6 @@ def _with_body(
         response["Content-Encoding"] = "gzip"
     elif plain is None:
         response.content = gzip.decompress(compressed)
-    # The session decided what this page shows, as when Django reads it.
-    patch_vary_headers(response, ("Cookie", "Accept-Encoding"))
 
 
 def _served(
@@ -208,7 +206,7 @@ def _served(
     ):
         return None
     response = HttpResponse()
-    for name, value in headers:
+    for name, value in headers:  # Vary among them, already with Cookie and Accept-Encoding
         response.headers[name] = value
     _with_body(request, response, compressed)
     response[CACHE_HEADER] = "hit"
@@ -253,6 +251,9 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         response = view(request, *args, **kwargs)
         response[CACHE_HEADER] = "miss"
         if _storable(request, response):
+            # The session decided what this page shows (as when Django reads it), and the body
+            # goes compressed or not by Accept-Encoding.
+            patch_vary_headers(response, ("Cookie", "Accept-Encoding"))
             headers = [(n, v) for n, v in response.headers.items() if n.lower() in _KEPT_HEADERS]
             session = request.session
             compressed = gzip.compress(response.content, compresslevel=6, mtime=0)
