@@ -5,8 +5,9 @@ yet between two quote refreshes it is the same for the same user. `cached_page` 
 rendered page in the cache under the session (or "anonymous"), the CSRF secret, the URL and the
 htmx headers, tagged with two version tokens read *before* rendering:
 
-- the market version, replaced whenever market data changes (a refresh run finishing, any save
-  or delete of a market model, e.g. an edit in the admin), and
+- the market version, replaced whenever market data changes (a quotes refresh ending, another
+  refresh run that stored something or failed, any save of a market model, e.g. an edit in the
+  admin, a prune), and
 - the user's version, replaced whenever the user's own data changes (any POST/PUT/PATCH/DELETE
   they make, a save of their account, their watchlists, portfolios, alerts or notifications, and
   the background jobs that touch their holdings or notify them).
@@ -16,7 +17,8 @@ A stored page is served only while both tokens are unchanged and for PAGE_CACHE_
 Tokens are replaced right away and again once the writing transaction commits, so a render that
 read old data can never be stored under the new token.
 
-A hit costs the session lookup and one multi-key cache read: no user query, no template. The
+A hit costs one multi-key cache read (the page, both versions and the session's data together):
+no query, no template. Pages are stored gzipped and sent so to browsers that accept it. The
 checks Django does per request stay true on a hit:
 - the session must still exist and name a user, so sign-out and expired sessions miss;
 - the user's version changes with every save of the user, so a password change or a
@@ -33,6 +35,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from functools import wraps
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
@@ -106,9 +109,8 @@ def account_changed(sender, instance, **kwargs) -> None:
 # --- the cache itself --------------------------------------------------------------------------
 
 
-def _page_key(request: HttpRequest) -> str | None:
+def _page_key(request: HttpRequest, csrf_secret: str | None) -> str | None:
     """The page's key for this request, or None when it must not use the cache."""
-    csrf_secret = request.META.get("CSRF_COOKIE")
     if not csrf_secret or request.COOKIES.get(_MESSAGE_COOKIE):
         # No CSRF secret yet: the render makes one and sets the cookie, so its page is the
         # browser's first and cannot be reused. Pending flash messages belong to one render.
@@ -233,7 +235,7 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method != "GET" or not enabled():
             return view(request, *args, **kwargs)
-        page_key = _page_key(request)
+        page_key = _page_key(request, request.META.get("CSRF_COOKIE"))
         if page_key is None:
             return view(request, *args, **kwargs)
         data, tokens, entry = _lookup(request, page_key)
@@ -246,6 +248,7 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
             return response
         response = _served(request, entry, data, tokens)
         if response is not None:
+            _remember_path(request)
             request.page_cache_hit = True
             return response
         response = view(request, *args, **kwargs)
@@ -265,10 +268,62 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
                 compressed,
             )
             cache.set(page_key, entry, settings.PAGE_CACHE_SECONDS)
+            _remember_path(request)
             _with_body(request, response, compressed, plain=response.content)
         return response
 
     return wrapper
+
+
+# The URLs (with their query) whose pages this process has stored or served: the only ones
+# PageCacheMiddleware looks up, so other requests never pay a cache read for nothing.
+_cached_paths: set[str] = set()
+_CACHED_PATHS_LIMIT = 20_000
+_CSRF_SECRET = re.compile(r"[a-zA-Z0-9]{32}")
+
+
+def _remember_path(request: HttpRequest) -> None:
+    if len(_cached_paths) >= _CACHED_PATHS_LIMIT:
+        _cached_paths.clear()
+    _cached_paths.add(request.get_full_path())
+
+
+class PageCacheMiddleware:
+    """Serve a stored page before the session, CSRF, auth, messages and URL machinery run, as
+    Django's FetchFromCacheMiddleware does; the checks are the ones `cached_page` makes (same
+    session, user, auth hash, CSRF secret and data versions), and whatever it cannot serve goes
+    down the stack unchanged, where the decorated view renders and stores it.
+
+    It sits below the middleware that add headers to every response (security, frame options,
+    CSP) so that a page from the cache carries them too."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "GET" and request.get_full_path() in _cached_paths and enabled():
+            response = self._from_cache(request)
+            if response is not None:
+                return response
+        return self.get_response(request)
+
+    def _from_cache(self, request: HttpRequest) -> HttpResponse | None:
+        csrf_secret = request.COOKIES.get(settings.CSRF_COOKIE_NAME, "")
+        if settings.CSRF_USE_SESSIONS or not _CSRF_SECRET.fullmatch(csrf_secret):
+            return None  # Django's CSRF middleware decides what this browser's secret is
+        request.session = self.session_store(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+        page_key = _page_key(request, csrf_secret)
+        if page_key is None:
+            return None
+        data, tokens, entry = _lookup(request, page_key)
+        if _MESSAGE_SESSION_KEY in data or "" in tokens:
+            return None
+        response = _served(request, entry, data, tokens)
+        if response is not None:
+            response["Content-Length"] = str(len(response.content))
+            request.page_cache_hit = True
+        return response
 
 
 class UserWritesMiddleware:

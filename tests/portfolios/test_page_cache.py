@@ -373,3 +373,35 @@ def test_stored_pages_go_gzipped_to_browsers_that_accept_it(user_client, holding
     assert hit and not plain.has_header("Content-Encoding")
     assert plain.content.decode() == html
     assert "Accept-Encoding" in plain["Vary"]
+
+
+def test_a_known_page_is_served_before_the_url_is_even_resolved(user_client, holding):
+    """PageCacheMiddleware answers above the session, CSRF, auth and URL machinery once this
+    process has stored the page; the response still carries every header a page gets."""
+    path = url("portfolio", holding.pk)
+    warm(user_client, path)
+    response, hit = get(user_client, path)
+    assert hit
+    assert response.wsgi_request.resolver_match is None  # no view was reached
+    assert response["X-Frame-Options"] == "DENY"
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "Cookie" in response["Vary"]
+    assert int(response["Content-Length"]) == len(response.content)
+    # A CSRF cookie that is not a secret Django would accept goes down the stack to Django.
+    user_client.cookies["csrftoken"] = "not-a-secret"
+    response, hit = get(user_client, path)
+    assert response.status_code == 200 and not hit
+    assert response.wsgi_request.resolver_match is not None
+
+
+def test_the_middleware_serves_nothing_to_another_session(user_client, holding, user):
+    path = url("portfolio", holding.pk)
+    warm(user_client, path)
+    assert get(user_client, path)[0].wsgi_request.resolver_match is None
+    thief = Client()
+    thief.cookies["csrftoken"] = user_client.cookies["csrftoken"].value  # even with the secret
+    response, hit = get(thief, path)
+    assert not hit and response.status_code == 302  # no session: sign in first
+    thief.force_login(UserFactory())
+    response, hit = get(thief, path)
+    assert not hit and response.status_code == 404
