@@ -19,8 +19,8 @@ read old data can never be stored under the new token.
 
 A hit costs one multi-key cache read (the page, both versions and the session's data together):
 no query, no template; PageCacheMiddleware answers it before the session, CSRF, auth and URL
-machinery, for the URLs this process has stored. Pages are stored gzipped and sent so to browsers that accept it. The
-checks Django does per request stay true on a hit:
+machinery, for the URLs this process has stored. Pages are stored gzipped and sent so to
+browsers that accept it. The checks Django does per request stay true on a hit:
 - the session must still exist and name a user, so sign-out and expired sessions miss;
 - the user's version changes with every save of the user, so a password change or a
   deactivation elsewhere makes the next request render (and Django then signs the session out);
