@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.core.cache.backends import redis as django_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -50,65 +52,36 @@ class _RedisCacheClient(django_redis.RedisCacheClient):
             client = self._clients[id(pool)] = self._client(connection_pool=pool)
         return client
 
-    def get(self, key, default):
-        try:
-            return super().get(key, default)
-        except UNAVAILABLE as exc:
-            _unavailable("get", exc)
-            return default
 
-    def get_many(self, keys):
-        try:
-            return super().get_many(keys)
-        except UNAVAILABLE as exc:
-            _unavailable("get_many", exc)
-            return {}
+def _tolerant(operation: str, fallback: Callable[..., Any]):
+    """Django's `operation`, answering `fallback(*args)` when Redis does not answer."""
+    method = getattr(django_redis.RedisCacheClient, operation)
 
-    def has_key(self, key):
+    def tolerant(self, *args):
         try:
-            return super().has_key(key)
+            return method(self, *args)
         except UNAVAILABLE as exc:
-            _unavailable("has_key", exc)
-            return False
+            _unavailable(operation, exc)
+            return fallback(*args)
 
-    def add(self, key, value, timeout):
-        try:
-            return super().add(key, value, timeout)
-        except UNAVAILABLE as exc:
-            _unavailable("add", exc)
-            return False
+    tolerant.__name__ = operation
+    return tolerant
 
-    def set(self, key, value, timeout):
-        try:
-            super().set(key, value, timeout)
-        except UNAVAILABLE as exc:
-            _unavailable("set", exc)
 
-    def set_many(self, data, timeout):
-        try:
-            super().set_many(data, timeout)
-        except UNAVAILABLE as exc:
-            _unavailable("set_many", exc)
-
-    def touch(self, key, timeout):
-        try:
-            return super().touch(key, timeout)
-        except UNAVAILABLE as exc:
-            _unavailable("touch", exc)
-            return False
-
-    def delete(self, key):
-        try:
-            return super().delete(key)
-        except UNAVAILABLE as exc:
-            _unavailable("delete", exc)
-            return False
-
-    def delete_many(self, keys):
-        try:
-            super().delete_many(keys)
-        except UNAVAILABLE as exc:
-            _unavailable("delete_many", exc)
+# What each operation answers while Redis is away: a read is a miss, a write did not happen.
+_FALLBACKS: dict[str, Callable[..., Any]] = {
+    "get": lambda key, default: default,
+    "get_many": lambda keys: {},
+    "has_key": lambda key: False,
+    "add": lambda key, value, timeout: False,
+    "set": lambda key, value, timeout: None,
+    "set_many": lambda data, timeout: None,
+    "touch": lambda key, timeout: False,
+    "delete": lambda key: False,
+    "delete_many": lambda keys: None,
+}
+for _operation, _fallback in _FALLBACKS.items():
+    setattr(_RedisCacheClient, _operation, _tolerant(_operation, _fallback))
 
 
 class RedisCache(django_redis.RedisCache):

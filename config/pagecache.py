@@ -216,6 +216,26 @@ def _served(
     return response
 
 
+def _find(
+    request: HttpRequest, csrf_secret: str | None
+) -> tuple[str | None, tuple[str, ...], HttpResponse | None]:
+    """The page's key, the current version tokens and the stored page when it may be served.
+    The key is None when this request must not use the cache at all; the tokens hold "" when
+    they could not be read (the cache is away: render, never store)."""
+    page_key = _page_key(request, csrf_secret)
+    if page_key is None:
+        return None, (), None
+    data, tokens, entry = _lookup(request, page_key)
+    if _MESSAGE_SESSION_KEY in data:
+        return None, tokens, None  # flash messages belong to one render
+    if "" in tokens:
+        return page_key, tokens, None
+    response = _served(request, entry, data, tokens)
+    if response is not None:
+        request.page_cache_hit = True
+    return page_key, tokens, response
+
+
 def _storable(request: HttpRequest, response: HttpResponse) -> bool:
     if response.status_code != 200 or response.streaming or response.cookies:
         return False
@@ -236,25 +256,15 @@ def cached_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method != "GET" or not enabled():
             return view(request, *args, **kwargs)
-        page_key = _page_key(request, request.META.get("CSRF_COOKIE"))
-        if page_key is None:
-            return view(request, *args, **kwargs)
-        data, tokens, entry = _lookup(request, page_key)
-        if _MESSAGE_SESSION_KEY in data:
-            return view(request, *args, **kwargs)  # flash messages belong to one render
-        if "" in tokens:
-            # The versions could not be read (the cache is away): render, never store.
-            response = view(request, *args, **kwargs)
-            response[CACHE_HEADER] = "miss"
-            return response
-        response = _served(request, entry, data, tokens)
+        page_key, tokens, response = _find(request, request.META.get("CSRF_COOKIE"))
         if response is not None:
             _remember_path(request)
-            request.page_cache_hit = True
             return response
         response = view(request, *args, **kwargs)
+        if page_key is None:
+            return response
         response[CACHE_HEADER] = "miss"
-        if _storable(request, response):
+        if "" not in tokens and _storable(request, response):
             # The session decided what this page shows (as when Django reads it), and the body
             # goes compressed or not by Accept-Encoding.
             patch_vary_headers(response, ("Cookie", "Accept-Encoding"))
@@ -314,16 +324,9 @@ class PageCacheMiddleware:
         if settings.CSRF_USE_SESSIONS or not _CSRF_SECRET.fullmatch(csrf_secret):
             return None  # Django's CSRF middleware decides what this browser's secret is
         request.session = self.session_store(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
-        page_key = _page_key(request, csrf_secret)
-        if page_key is None:
-            return None
-        data, tokens, entry = _lookup(request, page_key)
-        if _MESSAGE_SESSION_KEY in data or "" in tokens:
-            return None
-        response = _served(request, entry, data, tokens)
+        _, _, response = _find(request, csrf_secret)
         if response is not None:
             response["Content-Length"] = str(len(response.content))
-            request.page_cache_hit = True
         return response
 
 
