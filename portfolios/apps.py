@@ -65,33 +65,23 @@ class PortfoliosConfig(AppConfig):
 
         from config import pagecache
 
+        def connect(receiver, sender, uid: str, *, deletes: bool = True) -> None:
+            signals = [(post_save, "save")] + ([(post_delete, "delete")] if deletes else [])
+            for signal, suffix in signals:
+                signal.connect(receiver, sender=sender, weak=False, dispatch_uid=f"{uid}.{suffix}")
+
         for name in ("Watchlist", "Portfolio", "PriceAlert", "Notification"):
-            model = self.get_model(name)
-            for signal, suffix in ((post_save, "save"), (post_delete, "delete")):
-                signal.connect(
-                    pagecache.owner_changed,
-                    sender=model,
-                    dispatch_uid=f"pagecache.owner.{name}.{suffix}",
-                )
-        for name, parent in (("Holding", "portfolio"), ("Transaction", "portfolio")):
-            post_save.connect(
-                _parent_owner_changed(parent),
-                sender=self.get_model(name),
-                weak=False,
-                dispatch_uid=f"pagecache.owner.{name}.save",
+            connect(pagecache.owner_changed, self.get_model(name), f"pagecache.owner.{name}")
+        for name in ("Holding", "Transaction"):
+            connect(
+                _parent_owner_changed("portfolio"),
+                self.get_model(name),
+                f"pagecache.owner.{name}",
+                deletes=False,
             )
-        item_changed = _parent_owner_changed("watchlist")
-        for signal, suffix in ((post_save, "save"), (post_delete, "delete")):
-            signal.connect(
-                item_changed,
-                sender=self.get_model("WatchlistItem"),
-                weak=False,
-                dispatch_uid=f"pagecache.owner.WatchlistItem.{suffix}",
-            )
-        user_model = get_user_model()
-        for signal, suffix in ((post_save, "save"), (post_delete, "delete")):
-            signal.connect(
-                pagecache.account_changed,
-                sender=user_model,
-                dispatch_uid=f"pagecache.user.{suffix}",
-            )
+        connect(
+            _parent_owner_changed("watchlist"),
+            self.get_model("WatchlistItem"),
+            "pagecache.owner.WatchlistItem",
+        )
+        connect(pagecache.account_changed, get_user_model(), "pagecache.user")
