@@ -33,8 +33,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import wraps
 from importlib import import_module
 
@@ -42,11 +41,11 @@ from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbSessionStore
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 
-MARKET_VERSION_KEY = "pagecache:v:market"
+from config import versions
+
 KEY_PREFIX = "pagecache:page:"
 # Response headers a view sets that belong to the page (the middleware below the view add theirs,
 # CSP and the like, on every response, hit or miss).
@@ -60,51 +59,6 @@ _MESSAGE_SESSION_KEY = "_messages"
 
 def enabled() -> bool:
     return settings.PAGE_CACHE_SECONDS > 0
-
-
-def user_version_key(user_id) -> str:
-    return f"pagecache:v:user:{user_id}"
-
-
-# --- invalidation ------------------------------------------------------------------------------
-
-
-def _replace(keys: Iterable[str]) -> None:
-    keys = list(keys)
-    if not keys:
-        return
-    cache.set_many({key: uuid.uuid4().hex for key in keys}, None)
-
-
-def _replace_now_and_on_commit(keys: list[str]) -> None:
-    _replace(keys)
-    # In autocommit this runs at once (a second, harmless replacement); inside a transaction it
-    # runs after the commit, when a render can first see the new data.
-    transaction.on_commit(lambda: _replace(keys), robust=True)
-
-
-def market_changed(**kwargs) -> None:
-    """Every page that shows market data is out of date (also a signal receiver)."""
-    if enabled():
-        _replace_now_and_on_commit([MARKET_VERSION_KEY])
-
-
-def user_changed(*user_ids) -> None:
-    """These users' own pages are out of date."""
-    if enabled():
-        _replace_now_and_on_commit(
-            [user_version_key(user_id) for user_id in set(user_ids) if user_id is not None]
-        )
-
-
-def owner_changed(sender, instance, **kwargs) -> None:
-    """post_save/post_delete receiver for models with an `owner` (owner_id is on the row)."""
-    user_changed(instance.owner_id)
-
-
-def account_changed(sender, instance, **kwargs) -> None:
-    """post_save/post_delete receiver for the user model: password, activity, names."""
-    user_changed(instance.pk)
 
 
 # --- the cache itself --------------------------------------------------------------------------
@@ -137,17 +91,6 @@ def _session_cache_key(session) -> str | None:
     return None
 
 
-def _current_tokens(version_keys: list[str], found: dict) -> tuple[str, ...]:
-    missing = [key for key in version_keys if key not in found]
-    if missing:
-        # Never set, or evicted: start from a fresh random token (never from a default that an
-        # old page could still be tagged with). add() keeps a token another process set first.
-        for key in missing:
-            cache.add(key, uuid.uuid4().hex, None)
-        found = {**found, **cache.get_many(missing)}
-    return tuple(found.get(key, "") for key in version_keys)
-
-
 # session key -> user id, as last seen by this process: lets the first cache read also fetch the
 # user's version (checked against the session's data, and read again when it was wrong).
 _session_users: dict[str, object] = {}
@@ -160,11 +103,11 @@ def _lookup(request: HttpRequest, page_key: str) -> tuple[dict, tuple[str, ...],
     session = request.session
     session_key_in_cache = _session_cache_key(session)
     guessed_user = _session_users.get(session.session_key) if session.session_key else None
-    keys = [page_key, MARKET_VERSION_KEY]
+    keys = [page_key, versions.MARKET]
     if session_key_in_cache:
         keys.append(session_key_in_cache)
     if guessed_user is not None:
-        keys.append(user_version_key(guessed_user))
+        keys.append(versions.user_key(guessed_user))
     found = cache.get_many(keys)
     data = found.get(session_key_in_cache) if session_key_in_cache else None
     if data is None:
@@ -174,10 +117,10 @@ def _lookup(request: HttpRequest, page_key: str) -> tuple[dict, tuple[str, ...],
         if len(_session_users) >= _SESSION_USERS_LIMIT:
             _session_users.clear()
         _session_users[session.session_key] = user_id
-    version_keys = [MARKET_VERSION_KEY]
+    version_keys = [versions.MARKET]
     if user_id is not None:
-        version_keys.append(user_version_key(user_id))
-    return data, _current_tokens(version_keys, found), found.get(page_key)
+        version_keys.append(versions.user_key(user_id))
+    return data, versions.current(version_keys, found), found.get(page_key)
 
 
 def _accepts_gzip(request: HttpRequest) -> bool:
@@ -344,5 +287,5 @@ class UserWritesMiddleware:
         if request.method not in self.SAFE and enabled():
             user = getattr(request, "user", None)
             if user is not None and user.is_authenticated:
-                user_changed(user.pk)
+                versions.user_changed(user.pk)
         return response

@@ -6,7 +6,7 @@ def _run_saved(sender, instance, **kwargs) -> None:
     say how fresh the quotes are and whether the last refresh failed), the others when they
     stored something or failed. One that starts, or is skipped because another is under way,
     changes nothing on them (only /status/, which is never cached)."""
-    from config import pagecache
+    from config import versions
 
     if instance.status in {sender.Status.RUNNING, sender.Status.SKIPPED}:
         return
@@ -16,7 +16,7 @@ def _run_saved(sender, instance, **kwargs) -> None:
         or instance.error_count
         or instance.status == sender.Status.FAILED
     ):
-        pagecache.market_changed()
+        versions.market_changed()
 
 
 class MarketConfig(AppConfig):
@@ -26,7 +26,7 @@ class MarketConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from config import pagecache
+        from config import versions
 
         # Any save of a market model through the ORM (an admin edit, a refresh run finishing,
         # an instrument added) makes the cached pages out of date. Bulk writes in the refresh
@@ -38,11 +38,11 @@ class MarketConfig(AppConfig):
             if model is run_model:
                 continue
             uid = f"pagecache.market.{model.__name__}"
-            post_save.connect(pagecache.market_changed, sender=model, dispatch_uid=uid + ".save")
+            post_save.connect(versions.market_changed, sender=model, dispatch_uid=uid + ".save")
         post_save.connect(_run_saved, sender=run_model, dispatch_uid="pagecache.market.run.save")
         for name in ("Instrument", "Miner", "Quote", "SplitEvent"):
             post_delete.connect(
-                pagecache.market_changed,
+                versions.market_changed,
                 sender=self.get_model(name),
                 dispatch_uid=f"pagecache.market.{name}.delete",
             )

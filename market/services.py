@@ -30,7 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
-from config import pagecache
+from config import versions
 from market import sessions, signals
 from market.models import (
     DailyBar,
@@ -982,7 +982,7 @@ def prune_snapshots(*, now: datetime | None = None) -> PruneResult:
             .delete()
         )
     if snapshots or runs:
-        pagecache.market_changed()
+        versions.market_changed()
     return PruneResult(cutoff=cutoff, snapshots=snapshots, refresh_runs=runs)
 
 

@@ -27,7 +27,7 @@ def _on_splits_recorded(sender, split_event_ids=(), **kwargs):
 def _parent_owner_changed(parent: str):
     """A receiver for rows owned through a parent (a holding's portfolio, an item's watchlist):
     the owner comes from the parent already loaded on the row, else from one small query."""
-    from config import pagecache
+    from config import versions
 
     def receiver(sender, instance, **kwargs):
         field = sender._meta.get_field(parent)
@@ -39,7 +39,7 @@ def _parent_owner_changed(parent: str):
                 .values_list("owner_id", flat=True)
                 .first()
             )
-        pagecache.user_changed(owner_id)
+        versions.user_changed(owner_id)
 
     return receiver
 
@@ -63,7 +63,7 @@ class PortfoliosConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_save
 
-        from config import pagecache
+        from config import versions
 
         def connect(receiver, sender, uid: str, *, deletes: bool = True) -> None:
             signals = [(post_save, "save")] + ([(post_delete, "delete")] if deletes else [])
@@ -71,7 +71,7 @@ class PortfoliosConfig(AppConfig):
                 signal.connect(receiver, sender=sender, weak=False, dispatch_uid=f"{uid}.{suffix}")
 
         for name in ("Watchlist", "Portfolio", "PriceAlert", "Notification"):
-            connect(pagecache.owner_changed, self.get_model(name), f"pagecache.owner.{name}")
+            connect(versions.owner_changed, self.get_model(name), f"pagecache.owner.{name}")
         for name in ("Holding", "Transaction"):
             connect(
                 _parent_owner_changed("portfolio"),
@@ -84,4 +84,4 @@ class PortfoliosConfig(AppConfig):
             self.get_model("WatchlistItem"),
             "pagecache.owner.WatchlistItem",
         )
-        connect(pagecache.account_changed, get_user_model(), "pagecache.user")
+        connect(versions.account_changed, get_user_model(), "pagecache.user")

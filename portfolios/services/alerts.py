@@ -23,7 +23,7 @@ from django.db import transaction as db
 from django.urls import reverse
 from django.utils import timezone
 
-from config import pagecache
+from config import versions
 from market.models import Instrument, MarketState, Quote
 from portfolios.models import Notification, PriceAlert
 
@@ -156,7 +156,7 @@ def evaluate_alerts(*, now: datetime | None = None) -> list[Firing]:
                 for f in firings
             ]
         )
-        pagecache.user_changed(*(f.alert.owner_id for f in firings))
+        versions.user_changed(*(f.alert.owner_id for f in firings))
     _email_owners(firings)
     return firings
 

@@ -21,7 +21,7 @@ from django.db import transaction as db
 from django.urls import reverse
 from django.utils import timezone
 
-from config import pagecache
+from config import versions
 from market.models import Instrument, SplitEvent
 from portfolios import ledger
 from portfolios.models import Holding, Notification, Portfolio, Transaction
@@ -549,7 +549,7 @@ def apply_splits(split_event_ids: Sequence[int]) -> int:
                     .get(pk=holding_id)
                 )
                 _recompute_locked(holding)
-                pagecache.user_changed(holding.portfolio.owner_id)
+                versions.user_changed(holding.portfolio.owner_id)
             done += 1
         except _Oversold as exc:
             _notify_split_conflict(exc.holding, exc.oversold, events)

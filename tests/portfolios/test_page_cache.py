@@ -15,7 +15,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from config import pagecache
+from config import pagecache, versions
 from market.models import Quote
 from market.services import refresh_quotes
 from portfolios.models import Notification, WatchlistItem
@@ -247,7 +247,7 @@ def test_pages_expire_after_page_cache_seconds(user_client, holding, settings):
 
 def test_a_lost_version_token_never_revives_an_old_page(user_client, holding):
     warm(user_client, "/")
-    cache.delete(pagecache.MARKET_VERSION_KEY)  # evicted, or Redis restarted without its data
+    cache.delete(versions.MARKET)  # evicted, or Redis restarted without its data
     response, hit = get(user_client, "/")
     assert not hit
 
@@ -270,13 +270,13 @@ def test_the_page_cache_can_be_turned_off(user_client, holding, settings):
 def test_a_change_inside_a_transaction_is_marked_again_after_the_commit(
     db, django_capture_on_commit_callbacks
 ):
-    before = cache.get(pagecache.MARKET_VERSION_KEY)
+    before = cache.get(versions.MARKET)
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
-        pagecache.market_changed()
-        during = cache.get(pagecache.MARKET_VERSION_KEY)
+        versions.market_changed()
+        during = cache.get(versions.MARKET)
         assert during != before
     assert len(callbacks) == 1
-    after = cache.get(pagecache.MARKET_VERSION_KEY)
+    after = cache.get(versions.MARKET)
     assert after not in {before, during}
 
 
