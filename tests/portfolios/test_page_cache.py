@@ -15,7 +15,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from config import pagecache, versions
+from config import versions
 from market.models import Quote
 from market.services import refresh_quotes
 from portfolios.models import Notification, WatchlistItem
