@@ -24,14 +24,12 @@ import contextlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
 from django.utils import timezone
 
 from market.models import MarketState
-
-NEW_YORK = ZoneInfo("America/New_York")
+from market.rules import NEW_YORK
 
 PRE_OPEN = time(4, 0)
 REGULAR_OPEN = time(9, 30)

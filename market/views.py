@@ -17,13 +17,12 @@ from django_htmx.middleware import HtmxDetails
 from config.pagecache import cached_page
 from market import analytics, selectors
 from market.models import Miner
+from market.presentation import DEFAULT_SORT, MINER_COLUMNS, parse_sort
+from market.rules import NEW_YORK
 from market.selectors import (
     DEFAULT_MINER_RANGE,
     DEFAULT_SECTOR_RANGE,
-    DEFAULT_SORT,
-    MINER_COLUMNS,
     MINER_RANGES,
-    NEW_YORK,
     SECTOR_RANGES,
     History,
 )
@@ -95,7 +94,7 @@ DASHBOARD_PARTIALS = {
 
 
 def _sort_headers(params: dict[str, str]) -> list[dict]:
-    key, descending = selectors.parse_sort(params["sort"])
+    key, descending = parse_sort(params["sort"])
     headers = []
     for column in MINER_COLUMNS:
         active = column.key == key

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from market import csv_export, selectors
 from market.models import Instrument
+from market.presentation import miners_table
 from market.views import DashboardQuery
 
 DEFAULT_HISTORY_DAYS = 365
@@ -60,7 +61,7 @@ def miners_csv(request: HttpRequest) -> HttpResponse:
     versions = selectors.data_versions()
     rows = selectors.instrument_rows(selectors.instrument_stats(versions))
     segment = params["segment"] or None
-    table = selectors.miners_table(rows, sort=params["sort"], segment=segment)
+    table = miners_table(rows, sort=params["sort"], segment=segment)
     parts = ["miners", segment] if segment else ["miners"]
     return csv_export.csv_response(
         csv_export.export_filename(*parts, on=timezone.localdate()),

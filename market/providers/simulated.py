@@ -23,9 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import numpy as np
+
+from market.rules import NEW_YORK
 
 from .base import (
     CLOSED,
@@ -42,7 +43,6 @@ from .base import (
     UnknownSymbol,
 )
 
-NEW_YORK = ZoneInfo("America/New_York")
 SOURCE = "simulated"
 
 PRE_OPEN = time(4, 0)

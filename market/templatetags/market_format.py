@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from django import template
-from django.conf import settings
 from django.utils import dateformat, timezone
+
+from market.rules import NEW_YORK
 
 register = template.Library()
 
@@ -159,9 +159,8 @@ def market_time(value) -> str:
     """A timestamp in New York time: "14:32 ET" when it is today there, "Nov 3, 14:32 ET" before."""
     if value is None or not hasattr(value, "astimezone"):
         return ""
-    zone = ZoneInfo(settings.MARKET_TIME_ZONE)
-    local = value.astimezone(zone)
-    today = timezone.now().astimezone(zone).date()
+    local = value.astimezone(NEW_YORK)
+    today = timezone.now().astimezone(NEW_YORK).date()
     clock = f"{local:%H:%M} ET"
     if local.date() == today:
         return clock
@@ -175,7 +174,7 @@ def ny(value, fmt="H:i") -> str:
     """A datetime in New York time, in Django's date format: `{{ when|ny:"D H:i" }}`."""
     if value is None or not hasattr(value, "astimezone"):
         return ""
-    return dateformat.format(value.astimezone(ZoneInfo(settings.MARKET_TIME_ZONE)), fmt)
+    return dateformat.format(value.astimezone(NEW_YORK), fmt)
 
 
 @register.filter

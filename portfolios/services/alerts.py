@@ -15,9 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction as db
 from django.urls import reverse
@@ -25,6 +23,7 @@ from django.utils import timezone
 
 from config import versions
 from market.models import Instrument, MarketState, Quote
+from market.rules import NEW_YORK
 from portfolios.models import Notification, PriceAlert
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ class Firing:
 def _market_date(moment: datetime, kind: str) -> date:
     if kind == Instrument.Kind.CRYPTO:
         return moment.astimezone(UTC).date()
-    return moment.astimezone(ZoneInfo(settings.MARKET_TIME_ZONE)).date()
+    return moment.astimezone(NEW_YORK).date()
 
 
 def _money(value: Decimal, currency: str) -> str:

@@ -1,0 +1,15 @@
+"""Rules shared across the apps: the market's time zone, what a symbol looks like, note length."""
+
+import re
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+
+# Market sessions, market days and the times pages show are New York's.
+NEW_YORK = ZoneInfo(settings.MARKET_TIME_ZONE)
+
+# A provider symbol: IREN, BTC-USD, BRK.B, EURUSD=X, ^GSPC (upper case, at most 20 characters).
+SYMBOL_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$")
+
+# The longest note a watchlist item or a transaction keeps.
+NOTE_MAX_LENGTH = 200

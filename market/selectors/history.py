@@ -1,0 +1,265 @@
+"""Price histories over a range: the sector's market cap and one instrument's closes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Q,
+    Sum,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from market import analytics
+from market.models import (
+    DailyBar,
+    Instrument,
+    PriceSnapshot,
+    Quote,
+)
+from market.rules import NEW_YORK
+from market.selectors.cache import CACHE_PREFIX, cache_key, cached
+from market.selectors.freshness import DataVersions, market_today
+from market.selectors.stats import STATS_CACHE_SECONDS, YEAR_LOOKBACK_DAYS
+
+
+@dataclass(frozen=True)
+class HistoryRange:
+    key: str
+    label: str
+    intraday: bool
+    days: int | None  # calendar days back; None for YTD
+
+
+SECTOR_RANGES = (
+    HistoryRange("1D", "1D", True, 1),
+    HistoryRange("1W", "1W", True, 7),
+    HistoryRange("1M", "1M", False, 31),
+    HistoryRange("3M", "3M", False, 92),
+    HistoryRange("6M", "6M", False, 183),
+    HistoryRange("YTD", "YTD", False, None),
+    HistoryRange("1Y", "1Y", False, 366),
+    HistoryRange("5Y", "5Y", False, 5 * 366),
+)
+
+
+SECTOR_RANGE_KEYS = {r.key: r for r in SECTOR_RANGES}
+DEFAULT_SECTOR_RANGE = "1Y"
+MINER_RANGES = tuple(r for r in SECTOR_RANGES if not r.intraday)
+MINER_RANGE_KEYS = {r.key: r for r in MINER_RANGES}
+DEFAULT_MINER_RANGE = "1Y"
+
+
+def range_start(history_range: HistoryRange, today: dt.date) -> dt.date:
+    """First date of a daily range; YTD starts at the last close of the previous year, so the
+    first point is the YTD base (the bars query looks a few days back for it)."""
+    if history_range.days is None:
+        return dt.date(today.year, 1, 1) - dt.timedelta(days=7)
+    return today - dt.timedelta(days=history_range.days)
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    at: dt.datetime | dt.date
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class History:
+    range: HistoryRange
+    points: list[HistoryPoint]
+
+    @property
+    def first(self) -> HistoryPoint | None:
+        return self.points[0] if self.points else None
+
+    @property
+    def last(self) -> HistoryPoint | None:
+        return self.points[-1] if self.points else None
+
+    @property
+    def change_percent(self) -> Decimal | None:
+        if len(self.points) < 2:
+            return None
+        return analytics.change_percent(self.points[-1].value, self.points[0].value)
+
+    def sample(self, count: int = 12) -> list[HistoryPoint]:
+        """At most `count` evenly spaced points, first and last included: the table fallback."""
+        points = self.points
+        if len(points) <= count:
+            return list(points)
+        step = (len(points) - 1) / (count - 1)
+        return [points[round(i * step)] for i in range(count)]
+
+
+def _sector_filter(prefix: str = "instrument__") -> Q:
+    return Q(**{f"{prefix}miner__isnull": False, f"{prefix}is_benchmark": False})
+
+
+def _compute_daily_history() -> list[tuple[dt.date, Decimal, int]]:
+    """(date, sum of close x today's shares, instruments) over five years: one query.
+
+    Closes are split-adjusted, so multiplying them by today's share count puts every day on
+    today's share basis (share issuance since then is not reflected)."""
+    start = market_today() - dt.timedelta(days=5 * 366 + 7)
+    shares = Coalesce("instrument__shares_outstanding", "instrument__quote__shares_outstanding")
+    cap = ExpressionWrapper(
+        F("close") * shares, output_field=DecimalField(max_digits=38, decimal_places=2)
+    )
+    rows = (
+        DailyBar.objects.filter(_sector_filter(), date__gte=start)
+        .values("date")
+        .annotate(total=Sum(cap), count=Count(cap))
+        .order_by("date")
+        .values_list("date", "total", "count")
+    )
+    series = [(day, Decimal(total), count) for day, total, count in rows if total is not None]
+    # A latest day that only some instruments have reached yet would show as a drop.
+    if len(series) >= 2 and series[-1][2] < series[-2][2]:
+        series.pop()
+    return series
+
+
+def _daily_history(versions: DataVersions) -> list[tuple[dt.date, Decimal, int]]:
+    return cached(versions.daily_history_key, _compute_daily_history, STATS_CACHE_SECONDS)
+
+
+def _intraday_history(versions: DataVersions, days: int) -> list[tuple[dt.datetime, Decimal]]:
+    """Sum of the miners' snapshot market caps per refresh (taken_at), over the last `days`.
+
+    Cached and extended incrementally: each call aggregates only the snapshots taken since the
+    cached series ends (one query). Refreshes that priced fewer instruments than the others in
+    the series (a partial run) are left out, since they would show as dips."""
+    key = f"{CACHE_PREFIX}:intraday:{days}"
+    cached = cache.get(key)
+    if cached and cached["version"] == versions.snapshots:
+        return cached["series"]
+    if versions.snapshots == "None":
+        return []
+    series: list[tuple[dt.datetime, Decimal, int]] = cached["raw"] if cached else []
+    queryset = PriceSnapshot.objects.filter(_sector_filter(), market_cap__isnull=False)
+    if series:
+        # Re-read the last refresh too, in case it was still being written last time.
+        since = series[-1][0]
+        series = series[:-1]
+        queryset = queryset.filter(taken_at__gte=since)
+    else:
+        queryset = queryset.filter(taken_at__gte=timezone.now() - dt.timedelta(days=days, hours=12))
+    new = (
+        queryset.values("taken_at")
+        .annotate(total=Sum("market_cap"), count=Count("id"))
+        .order_by("taken_at")
+        .values_list("taken_at", "total", "count")
+    )
+    series = series + [(at, Decimal(total), count) for at, total, count in new]
+    if series:
+        end = series[-1][0]
+        start = _intraday_start(end, days)
+        series = [p for p in series if p[0] >= start]
+    full = max((count for _, _, count in series), default=0)
+    clean = [(at, total) for at, total, count in series if count >= full * 0.9]
+    cache.set(
+        key, {"version": versions.snapshots, "raw": series, "series": clean}, STATS_CACHE_SECONDS
+    )
+    return clean
+
+
+def _intraday_start(end: dt.datetime, days: int) -> dt.datetime:
+    """1D: from the last 04:00 New York time before the latest snapshot; 1W: seven days."""
+    local = end.astimezone(NEW_YORK)
+    if days == 1:
+        start = dt.datetime.combine(local.date(), dt.time(4, 0), tzinfo=NEW_YORK)
+        # Before 04:00 the latest day of trading is the previous one.
+        return start if start <= local else start - dt.timedelta(days=1)
+    return end - dt.timedelta(days=days)
+
+
+def sector_history(
+    history_range: str, versions: DataVersions, live_total: Decimal | None = None
+) -> History:
+    """The sector's total market cap over a range: per refresh for 1D/1W (snapshots), per day
+    from daily bars x today's shares otherwise, ending with today's live total."""
+    chosen = SECTOR_RANGE_KEYS.get(history_range) or SECTOR_RANGE_KEYS[DEFAULT_SECTOR_RANGE]
+    if chosen.intraday:
+        points = [HistoryPoint(at, total) for at, total in _intraday_history(versions, chosen.days)]
+        return History(chosen, points)
+    today = versions.market_date
+    start = range_start(chosen, today)
+    series = _daily_history(versions)
+    points = [HistoryPoint(day, total) for day, total, _ in series if day >= start]
+    if chosen.days is None:
+        # YTD: start at the last close of the previous year.
+        year_start = dt.date(today.year, 1, 1)
+        before = [p for p in points if p.at < year_start]
+        points = before[-1:] + [p for p in points if p.at >= year_start]
+    if live_total is not None and live_total > 0 and (not points or points[-1].at < today):
+        points.append(HistoryPoint(today, live_total))
+    return History(chosen, points)
+
+
+def price_history(
+    instrument: Instrument,
+    history_range: str,
+    *,
+    today: dt.date | None = None,
+    quote: Quote | None = None,
+    loaded: Sequence[tuple[dt.date, Decimal]] | None = None,
+    fingerprint: str | None = None,
+) -> History:
+    """Daily closes of one instrument over a range, ending with today's price when the latest
+    quote is newer than the last bar. Uses the `loaded` (date, close) pairs when they reach back
+    far enough, else one query (cached under the bars `fingerprint` when given)."""
+    today = today or market_today()
+    chosen = MINER_RANGE_KEYS.get(history_range) or MINER_RANGE_KEYS[DEFAULT_MINER_RANGE]
+    start = range_start(chosen, today)
+    if loaded is not None and start >= today - dt.timedelta(days=YEAR_LOOKBACK_DAYS):
+        closes = [(day, close) for day, close in loaded if day >= start]
+    else:
+
+        def query() -> list[tuple[dt.date, Decimal]]:
+            return list(
+                DailyBar.objects.filter(instrument=instrument, date__gte=start)
+                .order_by("date")
+                .values_list("date", "close")
+            )
+
+        if fingerprint is None:
+            closes = query()
+        else:
+            key = cache_key("closes", instrument.symbol, chosen.key, fingerprint, str(start))
+            closes = cached(key, query, STATS_CACHE_SECONDS)
+    points = [HistoryPoint(day, close) for day, close in closes]
+    if chosen.days is None:
+        year_start = dt.date(today.year, 1, 1)
+        before = [p for p in points if p.at < year_start]
+        points = before[-1:] + [p for p in points if p.at >= year_start]
+    if quote is not None:
+        quote_day = (quote.provider_time or quote.fetched_at).astimezone(NEW_YORK).date()
+        if not points or quote_day > points[-1].at:
+            points.append(HistoryPoint(quote_day, quote.price))
+    return History(chosen, points)
+
+
+def live_sector_total() -> Decimal | None:
+    """The miners' total market cap from their latest quotes: one aggregate query."""
+    cap = Coalesce(
+        "market_cap",
+        ExpressionWrapper(
+            F("price") * F("instrument__shares_outstanding"),
+            output_field=DecimalField(max_digits=38, decimal_places=2),
+        ),
+    )
+    return Quote.objects.filter(
+        instrument__miner__isnull=False,
+        instrument__is_benchmark=False,
+        instrument__is_active=True,
+    ).aggregate(total=Sum(cap))["total"]
