@@ -12,10 +12,11 @@ from django.db import connection
 from kombu import Queue
 
 from config.celery import app
-from market import services, tasks
+from market import tasks
 from market.models import DailyBar, Instrument, PriceSnapshot, Quote, RefreshRun
 from market.providers import ProviderError, ProviderUnavailable, RateLimited
 from market.providers.simulated import SimulatedProvider
+from market.services import bars, profiles, quotes
 from tests.factories import InstrumentFactory
 from tests.market.fake_provider import FakeProvider, quote
 
@@ -72,7 +73,8 @@ def test_a_real_worker_backfills_missing_history(celery_worker_process):
 def provider(monkeypatch):
     """The provider every service call in the task gets (instead of settings')."""
     holder = SimpleNamespace(provider=None)
-    monkeypatch.setattr(services, "get_provider", lambda name=None: holder.provider)
+    for module in (quotes, profiles, bars):  # where the services look the provider up
+        monkeypatch.setattr(module, "get_provider", lambda name=None: holder.provider)
     return holder
 
 

@@ -1,0 +1,133 @@
+"""Refreshing instrument profiles: names, exchanges, share counts, enterprise values."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from market.models import (
+    Instrument,
+    RefreshRun,
+)
+from market.providers import (
+    MarketDataProvider,
+    ProfileData,
+    get_provider,
+)
+from market.services.runs import (
+    Progress,
+    claim_run,
+    describe_error,
+    errors_summary,
+    finish_run,
+    note_rate_limit,
+    run_outcome,
+)
+from market.services.values import CENTS, MONEY_LIMIT, count_or_none, decimal_or_none
+
+PROFILE_MAX_AGE = timedelta(hours=20)
+PROFILE_CHUNK = 50  # symbols per provider call (and per progress step)
+
+
+def apply_profile(instrument: Instrument, profile: ProfileData, now: datetime) -> None:
+    shares = count_or_none(profile.shares_outstanding)
+    if shares:
+        instrument.shares_outstanding = shares
+    enterprise_value = decimal_or_none(profile.enterprise_value, places=CENTS, limit=MONEY_LIMIT)
+    if enterprise_value is not None:
+        instrument.enterprise_value = enterprise_value
+    # The universe file's curated names and exchanges win; the provider only fills blanks.
+    if not instrument.name and profile.name:
+        instrument.name = profile.name[:200]
+    if not instrument.exchange and profile.exchange:
+        instrument.exchange = profile.exchange[:40]
+    instrument.profile_updated_at = now
+
+
+def refresh_profiles(
+    *,
+    provider: MarketDataProvider | None = None,
+    now: datetime | None = None,
+    force: bool = False,
+    symbols: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> RefreshRun:
+    """Refresh shares outstanding and enterprise value of instruments whose profile is older
+    than PROFILE_MAX_AGE (all of them with `force`), PROFILE_CHUNK symbols per provider call."""
+    provider = provider or get_provider()
+    now = now or timezone.now()
+    started = time.monotonic()
+    run, claimed = claim_run(RefreshRun.Kind.PROFILES, provider.name, now)
+    if not claimed:
+        return run
+    instruments = Instrument.objects.filter(is_active=True)
+    if symbols is not None:
+        instruments = instruments.filter(symbol__in=[s.upper() for s in symbols])
+    if not force:
+        instruments = instruments.exclude(profile_updated_at__gt=now - PROFILE_MAX_AGE)
+    due = list(instruments.order_by("symbol"))
+    if not due:
+        return finish_run(
+            run,
+            RefreshRun.Status.SKIPPED,
+            started,
+            error_text="nothing due: every profile is fresh",
+        )
+    errors: dict[str, str] = {}
+    stored = 0
+    try:
+        for offset in range(0, len(due), PROFILE_CHUNK):
+            if progress:
+                progress(offset, len(due))
+            chunk = due[offset : offset + PROFILE_CHUNK]
+            batch = provider.fetch_profiles([i.symbol for i in chunk])
+            updated = []
+            for instrument in chunk:
+                profile = batch.items.get(instrument.symbol)
+                if profile is None:
+                    error = batch.errors.get(instrument.symbol)
+                    errors[instrument.symbol] = describe_error(error) if error else "no profile"
+                    continue
+                apply_profile(instrument, profile, now)
+                updated.append(instrument)
+            with transaction.atomic():
+                Instrument.objects.bulk_update(
+                    updated,
+                    [
+                        "shares_outstanding",
+                        "enterprise_value",
+                        "name",
+                        "exchange",
+                        "profile_updated_at",
+                    ],
+                )
+                RefreshRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+            stored += len(updated)
+        if progress:
+            progress(len(due), len(due))
+    except BaseException as exc:
+        note_rate_limit(provider.name, exc)
+        status = RefreshRun.Status.PARTIAL if stored else RefreshRun.Status.FAILED
+        finish_run(
+            run,
+            status,
+            started,
+            requested=len(due),
+            stored=stored,
+            errors=errors,
+            error_text=describe_error(exc),
+        )
+        raise
+    return finish_run(
+        run,
+        run_outcome(stored, errors),
+        started,
+        requested=len(due),
+        stored=stored,
+        errors=errors,
+        error_text=errors_summary(errors),
+    )

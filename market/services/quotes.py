@@ -1,0 +1,305 @@
+"""Refreshing the latest quotes and the price snapshots of every due instrument."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from market import sessions, signals
+from market.models import (
+    Instrument,
+    MarketState,
+    PriceSnapshot,
+    Quote,
+    RefreshRun,
+)
+from market.providers import (
+    MarketDataProvider,
+    QuoteData,
+    get_provider,
+)
+from market.services.runs import (
+    Progress,
+    claim_run,
+    describe_error,
+    errors_summary,
+    finish_run,
+    note_rate_limit,
+    run_outcome,
+)
+from market.services.values import (
+    CENTS,
+    MONEY_LIMIT,
+    aware_or_none,
+    change_or_none,
+    count_or_none,
+    decimal_or_none,
+    positive_or_none,
+)
+
+logger = logging.getLogger(__name__)
+
+
+QUOTE_UPDATE_FIELDS = [
+    "price",
+    "previous_close",
+    "change",
+    "change_percent",
+    "market_state",
+    "pre_market_price",
+    "pre_market_change",
+    "pre_market_change_percent",
+    "post_market_price",
+    "post_market_change",
+    "post_market_change_percent",
+    "day_high",
+    "day_low",
+    "volume",
+    "shares_outstanding",
+    "market_cap",
+    "currency",
+    "provider_time",
+    "fetched_at",
+    "source",
+]
+
+
+SNAPSHOT_UPDATE_FIELDS = ["price", "market_state", "volume", "market_cap", "source"]
+
+
+class InvalidQuote(ValueError):
+    """A provider quote we will not store (no usable price)."""
+
+
+@dataclass(slots=True)
+class _Held:
+    """An active instrument and its current quote, as much of them as a refresh needs (read as
+    plain values: building thousands of model instances costs more than the whole write)."""
+
+    pk: int
+    symbol: str
+    kind: str
+    currency: str
+    shares_outstanding: int | None
+    price: Decimal | None  # None: no quote yet
+    volume: int | None
+    market_cap: Decimal | None
+    source: str | None
+    market_state: str | None
+    fetched_at: datetime | None
+
+
+_HELD_FIELDS = [
+    "pk",
+    "symbol",
+    "kind",
+    "currency",
+    "shares_outstanding",
+    "quote__price",
+    "quote__volume",
+    "quote__market_cap",
+    "quote__source",
+    "quote__market_state",
+    "quote__fetched_at",
+]
+
+
+def quote_is_due(
+    state: str, quote_state: str | None, fetched_at: datetime | None, now: datetime
+) -> bool:
+    """Whether a refresh at `now` fetches an instrument whose market is in `state`: its market
+    is in a session, or it has no quote, or its quote was taken in another session state, or the
+    quote is older than the closed-market cadence."""
+    if fetched_at is None or state in sessions.OPEN_STATES or quote_state != state:
+        return True
+    return fetched_at <= now - timedelta(minutes=settings.CLOSED_MARKET_REFRESH_MINUTES)
+
+
+def _quote_row(held: _Held, data: QuoteData, state: str, now: datetime) -> Quote:
+    price = positive_or_none(data.price)
+    if price is None:
+        raise InvalidQuote(f"no usable price ({data.price!r})")
+    previous_close = positive_or_none(data.previous_close)
+    change, change_percent = change_or_none(price, previous_close)
+    pre_market_price = positive_or_none(data.pre_market_price)
+    post_market_price = positive_or_none(data.post_market_price)
+    # Extended hours move against the last regular close: that is `price` outside the regular
+    # session (Yahoo's convention), and the previous close once a new session has opened.
+    pre_reference = price if state == MarketState.PRE else previous_close
+    pre_change, pre_percent = change_or_none(pre_market_price, pre_reference)
+    post_change, post_percent = change_or_none(post_market_price, price)
+    shares = count_or_none(data.shares_outstanding) or held.shares_outstanding
+    if shares:
+        market_cap = decimal_or_none(price * shares, places=CENTS, limit=MONEY_LIMIT)
+    else:
+        market_cap = positive_or_none(data.market_cap, places=CENTS, limit=MONEY_LIMIT)
+    return Quote(
+        instrument_id=held.pk,
+        price=price,
+        previous_close=previous_close,
+        change=change,
+        change_percent=change_percent,
+        market_state=state,
+        pre_market_price=pre_market_price,
+        pre_market_change=pre_change,
+        pre_market_change_percent=pre_percent,
+        post_market_price=post_market_price,
+        post_market_change=post_change,
+        post_market_change_percent=post_percent,
+        day_high=positive_or_none(data.day_high),
+        day_low=positive_or_none(data.day_low),
+        volume=count_or_none(data.volume),
+        shares_outstanding=shares or None,
+        market_cap=market_cap,
+        currency=(data.currency or held.currency or "")[:3].upper(),
+        provider_time=aware_or_none(data.provider_time),
+        fetched_at=now,
+        source=(data.source or "")[:20],
+    )
+
+
+def refresh_quotes(
+    *,
+    provider: MarketDataProvider | None = None,
+    now: datetime | None = None,
+    force: bool = False,
+    symbols: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> RefreshRun:
+    """Fetch the quotes that are due and store them with one snapshot per instrument.
+
+    Due: the instrument's market is in a session (pre, regular, post), or its quote is missing,
+    from another session state, or older than settings.CLOSED_MARKET_REFRESH_MINUTES; `force`
+    fetches every active instrument (`symbols` narrows to those). Each run that stores quotes
+    writes a snapshot of every active instrument with a quote (the fresh quote, or the last good
+    one), so the sector total at a `taken_at` is a plain sum.
+
+    Raises ProviderError (after recording a failed run) when the whole provider call fails, so
+    that the Celery task can retry; per-symbol problems make the run partial instead.
+    """
+    provider = provider or get_provider()
+    now = now or timezone.now()
+    started = time.monotonic()
+    run, claimed = claim_run(RefreshRun.Kind.QUOTES, provider.name, now)
+    if not claimed:
+        return run
+    due: list[_Held] = []
+    try:
+        active = Instrument.objects.filter(is_active=True)
+        if symbols is not None:
+            active = active.filter(symbol__in=[s.upper() for s in symbols])
+        held = [_Held(*row) for row in active.values_list(*_HELD_FIELDS)]
+        if getattr(provider, "always_open", False):
+            # The simulated provider's demo market trades round the clock.
+            states = {h.kind: MarketState.REGULAR for h in held}
+        else:
+            states = {kind: sessions.session_state(kind, now) for kind in {h.kind for h in held}}
+        due = [
+            h
+            for h in held
+            if force or quote_is_due(states[h.kind], h.market_state, h.fetched_at, now)
+        ]
+        if not due:
+            return finish_run(
+                run,
+                RefreshRun.Status.SKIPPED,
+                started,
+                error_text="nothing due: every market is closed and every quote is fresh",
+            )
+        if progress:
+            progress(0, len(due))
+        batch = provider.fetch_quotes([i.symbol for i in due])
+    except BaseException as exc:
+        note_rate_limit(provider.name, exc)
+        finish_run(
+            run,
+            RefreshRun.Status.FAILED,
+            started,
+            requested=len(due),
+            error_text=describe_error(exc),
+        )
+        raise
+
+    due_symbols = {h.symbol for h in due}
+    errors = {s: describe_error(e) for s, e in batch.errors.items() if s in due_symbols}
+    quotes: list[Quote] = []
+    for h in due:
+        data = batch.items.get(h.symbol)
+        if data is None:
+            errors.setdefault(h.symbol, "no quote in the provider's answer")
+            continue
+        try:
+            quotes.append(_quote_row(h, data, states[h.kind], now))
+        except InvalidQuote as exc:
+            errors[h.symbol] = describe_error(exc)
+    if progress:
+        progress(len(due), len(due))
+
+    fresh = {quote.instrument_id: quote for quote in quotes}
+    snapshots = []
+    if quotes:
+        for h in held:
+            # The fresh quote, or the last good one (`h` itself) when this run did not get one.
+            last = fresh.get(h.pk) or (h if h.price is not None else None)
+            if last is not None:
+                snapshots.append(
+                    PriceSnapshot(
+                        instrument_id=h.pk,
+                        taken_at=now,
+                        price=last.price,
+                        market_state=states[h.kind],
+                        volume=last.volume,
+                        market_cap=last.market_cap,
+                        source=last.source,
+                    )
+                )
+    status = run_outcome(len(quotes), errors)
+    with transaction.atomic():
+        if quotes:
+            Quote.objects.bulk_create(
+                quotes,
+                update_conflicts=True,
+                unique_fields=["instrument"],
+                update_fields=QUOTE_UPDATE_FIELDS,
+            )
+            PriceSnapshot.objects.bulk_create(
+                snapshots,
+                update_conflicts=True,
+                unique_fields=["instrument", "taken_at"],
+                update_fields=SNAPSHOT_UPDATE_FIELDS,
+            )
+        finish_run(
+            run,
+            status,
+            started,
+            requested=len(due),
+            stored=len(quotes),
+            errors=errors,
+            error_text=errors_summary(errors),
+            details={"snapshots": len(snapshots)},
+        )
+        if quotes:
+            run_id = run.pk
+            transaction.on_commit(lambda: _send_quotes_refreshed(run_id))
+    return run
+
+
+def _send_quotes_refreshed(run_id: int) -> None:
+    for receiver, response in signals.quotes_refreshed.send_robust(
+        sender=RefreshRun, refresh_run_id=run_id
+    ):
+        if isinstance(response, Exception):
+            logger.error(
+                "quotes_refreshed receiver %r failed for run %s",
+                receiver,
+                run_id,
+                exc_info=response,
+            )
