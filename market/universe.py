@@ -11,11 +11,11 @@ from pathlib import Path
 from django.db import transaction
 
 from market.models import Instrument, Miner
+from market.rules import SYMBOL_RE
 
 UNIVERSE_FILE = Path(__file__).resolve().parent / "data" / "universe.csv"
 
 REQUIRED_COLUMNS = ["symbol", "name", "kind", "currency", "is_benchmark", "segment"]
-SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-=^]{0,19}$")
 AS_OF_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 INSTRUMENT_FIELDS = ["name", "kind", "exchange", "currency", "is_benchmark"]
 MINER_FIELDS = [
@@ -117,7 +117,8 @@ def parse_universe(path: Path) -> list[UniverseRow]:
 def _parse_row(cell: dict[str, str], line: int, errors: list[str]) -> UniverseRow | None:
     before = len(errors)
     symbol = cell.get("symbol", "").upper()
-    if not SYMBOL_RE.match(symbol):
+    # The universe lists companies and benchmarks, never an index (^GSPC).
+    if not SYMBOL_RE.match(symbol) or symbol.startswith("^"):
         errors.append(f"line {line}: symbol {cell.get('symbol', '')!r} is not a valid symbol")
     if not cell.get("name"):
         errors.append(f"line {line}: name is empty")

@@ -22,6 +22,7 @@ from django.db import transaction
 
 from market.csv_export import FORMULA_TRIGGERS
 from market.models import Instrument
+from market.rules import NOTE_MAX_LENGTH, SYMBOL_RE
 from portfolios.models import Portfolio, Transaction
 from portfolios.services.transactions import LedgerError, TradeInput, record_transactions
 
@@ -65,11 +66,9 @@ SKIPPED_KINDS = {
     "transfer": "transfers are not tracked",
     "split": "splits are applied from the market's split history, not from files",
 }
-NOTE_MAX = 200
 # The ledger stores DecimalField(max_digits=20, decimal_places=8).
 MAX_DECIMAL_PLACES = 8
 MAX_INTEGER_DIGITS = 12
-SYMBOL_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 DELIMITERS = (",", ";", "\t")
 
@@ -433,8 +432,8 @@ def _read_record(
         problem("currency", f"{cell('currency')!r} is not a 3-letter currency code")
 
     note = un_neutralise(cell("note"))
-    if len(note) > NOTE_MAX:
-        problem("note", f"is {len(note)} characters long; at most {NOTE_MAX}")
+    if len(note) > NOTE_MAX_LENGTH:
+        problem("note", f"is {len(note)} characters long; at most {NOTE_MAX_LENGTH}")
 
     if problems:
         parsed.problems.extend(problems)

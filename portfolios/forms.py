@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from market.models import Instrument
+from market.rules import NOTE_MAX_LENGTH
 from portfolios.models import Portfolio, PriceAlert, Transaction, Watchlist, WatchlistItem
 from portfolios.services import CURRENCIES, clean_trade_values, find_or_add_instrument
 
@@ -72,7 +73,7 @@ class WatchlistForm(forms.ModelForm):
 class WatchlistItemAddForm(ResolvesSymbol, forms.Form):
     symbol = SymbolField(help_text="A symbol from the list, or any symbol Yahoo Finance knows.")
     note = forms.CharField(
-        max_length=WatchlistItem._meta.get_field("note").max_length,
+        max_length=NOTE_MAX_LENGTH,
         required=False,
         widget=forms.TextInput(attrs={"placeholder": "Why you watch it (optional)"}),
     )
@@ -142,7 +143,7 @@ class TransactionForm(ResolvesSymbol, forms.Form):
         widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
     )
     note = forms.CharField(
-        max_length=Transaction._meta.get_field("note").max_length,
+        max_length=NOTE_MAX_LENGTH,
         required=False,
         widget=forms.TextInput(attrs={"placeholder": "Optional"}),
     )

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from market.models import Instrument
+from market.rules import NOTE_MAX_LENGTH
 
 PRICE = {"max_digits": 20, "decimal_places": 8}
 
@@ -32,7 +33,7 @@ class Watchlist(models.Model):
 class WatchlistItem(models.Model):
     watchlist = models.ForeignKey(Watchlist, on_delete=models.CASCADE, related_name="items")
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="+")
-    note = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True)
     position = models.PositiveIntegerField(default=0)
     added_at = models.DateTimeField(auto_now_add=True)
 
@@ -106,7 +107,7 @@ class Transaction(models.Model):
     price = models.DecimalField(default=0, **PRICE)
     fee = models.DecimalField(default=0, **PRICE)
     split_ratio = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
-    note = models.CharField(max_length=200, blank=True)
+    note = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -12,8 +10,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from market.models import Instrument
 from market.providers import ProviderError, UnknownSymbol
+from market.rules import SYMBOL_RE
 
-SYMBOL_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$")
 # The symbols offered in every symbol field's suggestion list (a <datalist>).
 SYMBOL_CHOICES_CACHE_KEY = "portfolios:symbol-choices:v2"
 SYMBOL_CHOICES_SECONDS = 600

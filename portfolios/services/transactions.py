@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from config import versions
 from market.models import Instrument, SplitEvent
+from market.rules import NOTE_MAX_LENGTH
 from portfolios import ledger
 from portfolios.models import Holding, Notification, Portfolio, Transaction
 from portfolios.services.instruments import ensure_fx_instruments, find_or_add_instrument
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 TRADE_KINDS = (Transaction.Kind.BUY, Transaction.Kind.SELL)
 EDITABLE_FIELDS = ("kind", "trade_date", "quantity", "price", "fee", "note")
-NOTE_MAX = Transaction._meta.get_field("note").max_length
 # DecimalField(max_digits=20, decimal_places=8): at most 12 digits before the point.
 MAX_PLACES = 8
 MAX_INTEGER_DIGITS = 12
@@ -160,8 +160,10 @@ def clean_trade_values(
     if fee_amount is not None and fee_amount < 0:
         errors.append(("fee", "The fee cannot be negative."))
     note = (note or "").strip()
-    if len(note) > NOTE_MAX:
-        errors.append(("note", f"Keep the note to {NOTE_MAX} characters (it has {len(note)})."))
+    if len(note) > NOTE_MAX_LENGTH:
+        errors.append(
+            ("note", f"Keep the note to {NOTE_MAX_LENGTH} characters (it has {len(note)}).")
+        )
     values = {
         "kind": kind,
         "trade_date": day,
