@@ -32,10 +32,11 @@ SEGMENT_ORDER = [
 AI_HPC_SEGMENTS = {Miner.Segment.PIVOT, Miner.Segment.AI_HPC}
 # Market-cap tiers in US dollars: (key, label, lower bound).
 CAP_TIERS = [
-    ("mega", "Mega cap (≥ $10B)", Decimal("10e9")),
-    ("large", "Large cap ($2B–$10B)", Decimal("2e9")),
-    ("mid", "Mid cap ($300M–$2B)", Decimal("300e6")),
-    ("small", "Small cap (< $300M)", ZERO),
+    ("mega", "Mega cap (≥ $200B)", Decimal("200e9")),
+    ("large", "Large cap ($10B–$200B)", Decimal("10e9")),
+    ("mid", "Mid cap ($2B–$10B)", Decimal("2e9")),
+    ("small", "Small cap ($300M–$2B)", Decimal("300e6")),
+    ("micro", "Micro cap (< $300M)", ZERO),
 ]
 NO_TIER = ("none", "No market cap (ETF, crypto, unknown)")
 COUNTRY_NAMES = {

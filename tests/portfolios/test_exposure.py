@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from portfolios.selectors import exposure, portfolio_positions
+from portfolios.selectors import cap_tier, exposure, portfolio_positions
 from tests.factories import InstrumentFactory, MinerFactory, PortfolioFactory, QuoteFactory
 
 D = Decimal
@@ -94,7 +94,8 @@ def test_exposure_by_segment_country_tier_and_concentration(user, book):
         "Other (not a miner)": D("500"),
     }
     tiers = {s.key: s.symbols for s in result.by_tier}
-    assert tiers == {"mega": ["IREN"], "large": ["CIFR", "CLSK"], "mid": ["CORZ"], "none": ["SMH"]}
+    # The usual bands: IREN 15B is large, CIFR 4B and CLSK 2.5B mid, CORZ 500M small.
+    assert tiers == {"large": ["IREN"], "mid": ["CIFR", "CLSK"], "small": ["CORZ"], "none": ["SMH"]}
     assert result.largest.key == "IREN" and result.largest.weight == D("2000") / total * 100
     assert [s.key for s in result.top3] == ["IREN", "CIFR", "CLSK"]
     assert result.top3_weight == D("3500") / total * 100
@@ -123,7 +124,7 @@ def test_exposure_across_portfolios_merges_one_instrument_and_converts_to_dollar
     rows = {r.symbol: r for r in cad_positions.rows}
     assert rows["IREN"].market_value == D("700")  # 500 USD x 1.4
     assert rows["IREN"].converted and not rows["HUT.TO"].converted
-    assert rows["HUT.TO"].tier == "large"  # 4B CAD = 2.8B USD
+    assert rows["HUT.TO"].tier == "mid"  # 4B CAD = 2.8B USD
 
 
 def test_a_missing_fx_rate_leaves_the_position_out_of_the_totals(user, trade):
@@ -147,3 +148,24 @@ def test_the_exposure_pages(user_client, book):
     assert 'class="pf-donut"' in page and "style=" not in page
     page = user_client.get(reverse("portfolios:exposure")).content.decode()
     assert "Exposure across all portfolios" in page
+
+
+@pytest.mark.parametrize(
+    ("market_cap_usd", "tier"),
+    [
+        ("200e9", "mega"),
+        ("199999999999.99", "large"),
+        ("10e9", "large"),
+        ("9999999999", "mid"),
+        ("2e9", "mid"),
+        ("1999999999", "small"),
+        ("300e6", "small"),
+        ("299999999", "micro"),
+        ("1", "micro"),
+        ("0", "none"),
+        (None, "none"),
+    ],
+)
+def test_market_cap_tiers_use_the_usual_bands(market_cap_usd, tier):
+    value = None if market_cap_usd is None else D(market_cap_usd)
+    assert cap_tier(value)[0] == tier
