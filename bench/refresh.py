@@ -2,6 +2,7 @@
 
     uv run python bench/refresh.py                      # throwaway SQLite under var/bench-refresh/
     uv run python bench/refresh.py --database-url postgres://postgres@127.0.0.1:5432/mw_bench
+    uv run python bench/refresh.py --smoke              # 5 and 20 instruments on new data (CI)
 
 For 20, 200 and 2,000 instruments (a tenth of them crypto) and the simulated provider, it runs
 market.services.refresh_quotes with force=True: the first refresh inserts every quote, the
@@ -24,24 +25,29 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from smoke import create_postgres_database, throwaway_dir
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 BENCH_DIR = BASE_DIR / "var" / "bench-refresh"
 # A Tuesday at 11:00 in New York: every market is in session.
 START = datetime(2026, 11, 24, 11, 0, tzinfo=ZoneInfo("America/New_York"))
 
 
-def setup_django(database_url: str | None) -> None:
+def setup_django(database_url: str | None, smoke: bool = False) -> None:
     sys.path.insert(0, str(BASE_DIR))
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{BENCH_DIR / 'bench.sqlite3'}"
-    os.environ.setdefault("VAR_DIR", str(BENCH_DIR))
+    bench_dir = throwaway_dir("refresh") if smoke else BENCH_DIR
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{bench_dir / 'bench.sqlite3'}"
+    if smoke:
+        os.environ["VAR_DIR"] = str(bench_dir)
+    os.environ.setdefault("VAR_DIR", str(bench_dir))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     # As in production: with DEBUG on, Django also keeps and formats every statement it runs.
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "bench-refresh-only")
     if database_url and database_url.startswith("postgres"):
-        _create_postgres_database(database_url)
+        create_postgres_database(database_url)
     import django
 
     django.setup()
@@ -54,26 +60,6 @@ def setup_django(database_url: str | None) -> None:
 
     signals.quotes_refreshed.receivers = []
     signals.quotes_refreshed.sender_receivers_cache.clear()
-
-
-def _create_postgres_database(database_url: str) -> None:
-    import dj_database_url
-    import psycopg
-
-    params = dj_database_url.parse(database_url)
-    with psycopg.connect(
-        host=params["HOST"] or "127.0.0.1",
-        port=params["PORT"] or 5432,
-        user=params["USER"] or "postgres",
-        password=params["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [params["NAME"]]
-        ).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{params["NAME"]}"')
 
 
 class TimedProvider:
@@ -196,8 +182,13 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a throwaway SQLite file")
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 200, 2000])
     parser.add_argument("--repeat", type=int, default=9, help="timed refreshes per size")
+    parser.add_argument(
+        "--smoke", action="store_true", help="sizes 5 and 20, 2 timed refreshes each, new data"
+    )
     args = parser.parse_args()
-    setup_django(args.database_url)
+    if args.smoke:
+        args.sizes, args.repeat = [5, 20], 2
+    setup_django(args.database_url, smoke=args.smoke)
     from django.db import connection
 
     print(f"Quote refresh bench on {connection.vendor} ({connection.settings_dict['NAME']})")
