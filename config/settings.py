@@ -7,6 +7,7 @@ all under var/.
 import os
 from pathlib import Path
 
+import babel
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
@@ -225,6 +226,12 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 MARKET_TIME_ZONE = "America/New_York"
+# How money, percentages and numbers are written (a Babel/CLDR locale: en_US, en_GB, de_DE, …).
+NUMBER_LOCALE = os.environ.get("NUMBER_LOCALE", "en_US")
+try:
+    babel.Locale.parse(NUMBER_LOCALE)
+except (ValueError, babel.UnknownLocaleError) as error:
+    raise ImproperlyConfigured(f"NUMBER_LOCALE={NUMBER_LOCALE!r}: {error}") from None
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

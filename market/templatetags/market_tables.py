@@ -1,32 +1,40 @@
-"""Table cells of quotes and of the miners table, built in Python.
+"""Table cells of quotes and of the miners table, built in Python with format_html.
 
 A table of hundreds of instruments rendered node by node through the template engine costs
 hundreds of milliseconds; built here (as Django's admin builds its change list rows) it costs a
-few. includes/quote_cells.html calls `quote_cells`, so every table of quotes (the dashboard,
-watchlists) shares these cells and their formatting filters.
+few. Every row and cell goes through format_html, which escapes whatever it is given that is not
+already safe markup. includes/quote_cells.html calls `quote_cells`, so every table of quotes (the
+dashboard, watchlists) shares these cells and their formatting.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from html import escape
 
 from django import template
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from market import formatting
 from market.analytics import Lean
-from market.templatetags.market_format import (
-    compact_usd,
-    market_time,
-    num,
-    pct,
-    to_decimal,
-    updown,
-    usd,
-)
+from market.templatetags.market_format import market_time, to_decimal, updown
 
 register = template.Library()
+
+NO_QUOTE_CELLS = mark_safe(
+    '<td class="num muted">No quote yet</td><td class="num"></td><td class="num"></td>'
+    '<td class="num"></td>'
+)
+NO_QUOTE_AS_OF = mark_safe('<td class="asof"></td>')
+EMPTY_NUM_CELL = mark_safe('<td class="num"></td>')
+EMPTY_RANGE_CELL = mark_safe('<td class="range"></td>')
+NO_LEAN_CELL = mark_safe(
+    '<td><span class="muted" title="Fewer than 60 trading days of history">n/a</span></td>'
+)
+SIMULATED_TAG = mark_safe(
+    ' <span class="tag simulated" title="Simulated price, not market data">sim</span>'
+)
 
 
 def _quote_of(instrument):
@@ -47,50 +55,57 @@ def _field(quote, name: str):
     return getattr(quote, name, None)
 
 
-def _signed_cell(value, label: str = "") -> str:
-    prefix = f'<span class="ext-label">{label}</span> ' if label else ""
-    return f'<td class="num {updown(value)}">{prefix}{pct(value)}</td>'
+def _currency(instrument, quote) -> str:
+    """The quote's currency, else the instrument's, else USD."""
+    return (
+        _field(quote, "currency")
+        or (None if isinstance(instrument, dict) else getattr(instrument, "currency", None))
+        or formatting.DEFAULT_CURRENCY
+    )
 
 
-# The numbers and percentages the filters produce hold only digits, signs, "$", "%", ",", "."
-# and unit letters: they need no escaping. Text from the database goes through escape().
+def _change_cell(value, label: str = "") -> SafeString:
+    if label:
+        return format_html(
+            '<td class="num {}"><span class="ext-label">{}</span> {}</td>',
+            updown(value),
+            label,
+            formatting.percent(value),
+        )
+    return format_html('<td class="num {}">{}</td>', updown(value), formatting.percent(value))
 
 
 def quote_cells_html(instrument, hide_as_of: bool = False) -> SafeString:
     """Price, day %, pre/post-market %, market cap and (unless hidden) as-of cells."""
     quote = _quote_of(instrument)
     if not quote:
-        empty = '<td class="num muted">No quote yet</td><td class="num"></td><td class="num"></td>'
-        empty += '<td class="num"></td>' + ("" if hide_as_of else '<td class="asof"></td>')
-        return mark_safe(empty)
+        return NO_QUOTE_CELLS if hide_as_of else NO_QUOTE_CELLS + NO_QUOTE_AS_OF
+    currency = _currency(instrument, quote)
     state = _field(quote, "market_state")
     pre = _field(quote, "pre_market_change_percent")
     post = _field(quote, "post_market_change_percent")
     if state == "pre" and pre is not None:
-        extended = _signed_cell(pre, "Pre")
+        extended = _change_cell(pre, "Pre")
     elif state != "regular" and post is not None:
-        extended = _signed_cell(post, "Post")
+        extended = _change_cell(post, "Post")
     else:
-        extended = '<td class="num"></td>'
-    cells = (
-        f'<td class="num">{usd(_field(quote, "price"))}</td>'
-        f"{_signed_cell(_field(quote, 'change_percent'))}{extended}"
-        f'<td class="num">{compact_usd(_field(quote, "market_cap"))}</td>'
+        extended = EMPTY_NUM_CELL
+    cells = format_html(
+        '<td class="num">{}</td>{}{}<td class="num">{}</td>',
+        formatting.money(_field(quote, "price"), currency),
+        _change_cell(_field(quote, "change_percent")),
+        extended,
+        formatting.compact_money(_field(quote, "market_cap"), currency),
     )
-    if not hide_as_of:
-        fetched_at = _field(quote, "fetched_at")
-        shown_at = _field(quote, "provider_time") or fetched_at
-        simulated = (
-            ' <span class="tag simulated" title="Simulated price, not market data">sim</span>'
-            if _field(quote, "source") == "simulated"
-            else ""
-        )
-        stamp = escape(fetched_at.isoformat()) if fetched_at else ""
-        cells += (
-            f'<td class="asof"><time datetime="{stamp}">{escape(market_time(shown_at))}</time>'
-            f"{simulated}</td>"
-        )
-    return mark_safe(cells)  # noqa: S308 - numbers from the filters, text escaped
+    if hide_as_of:
+        return cells
+    fetched_at = _field(quote, "fetched_at")
+    return cells + format_html(
+        '<td class="asof"><time datetime="{}">{}</time>{}</td>',
+        fetched_at.isoformat() if fetched_at else "",
+        market_time(_field(quote, "provider_time") or fetched_at),
+        SIMULATED_TAG if _field(quote, "source") == "simulated" else "",
+    )
 
 
 @register.simple_tag
@@ -104,37 +119,34 @@ def _plain(value: Decimal | None) -> str:
     return "" if number is None else format(number, "f")
 
 
-def _range_cell(row) -> str:
+def _range_cell(row) -> SafeString:
     price_range = row.range_52w
     if price_range is None:
-        return '<td class="range"></td>'
+        return EMPTY_RANGE_CELL
     price = row.price if row.price is not None else price_range.low
-    return (
-        f'<td class="range"><span class="lo">{usd(price_range.low)}</span>'
-        f'<meter min="{_plain(price_range.low)}" max="{_plain(price_range.high)}"'
-        f' value="{_plain(price)}" aria-label="Price within the 52-week range">'
-        f'{num(row.range_position)}%</meter><span class="hi">{usd(price_range.high)}</span></td>'
+    return format_html(
+        '<td class="range"><span class="lo">{}</span><meter min="{}" max="{}" value="{}"'
+        ' aria-label="Price within the 52-week range">{}%</meter>'
+        '<span class="hi">{}</span></td>',
+        formatting.money(price_range.low),
+        _plain(price_range.low),
+        _plain(price_range.high),
+        _plain(price),
+        formatting.number(row.range_position),
+        formatting.money(price_range.high),
     )
 
 
-NO_LEAN_CELL = (
-    '<td><span class="muted" title="Fewer than 60 trading days of history">n/a</span></td>'
-)
-
-
-def _lean_cell(row) -> str:
+def _lean_cell(row) -> SafeString:
     like = row.trades_like
     if like is None or like.lean == Lean.UNKNOWN:
-        return (
-            '<td><span class="muted" title="Fewer than 60 trading days of history">n/a</span></td>'
-        )
+        return NO_LEAN_CELL
     title = (
         f"{like.text}: correlation {like.bitcoin_correlation:.2f} with Bitcoin, "
         f"{like.ai_correlation:.2f} with AI"
     )
-    return (
-        f'<td><span class="lean lean-{escape(like.lean)}" title="{escape(title)}">'
-        f"{escape(like.short)}</span></td>"
+    return format_html(
+        '<td><span class="lean lean-{}" title="{}">{}</span></td>', like.lean, title, like.short
     )
 
 
@@ -142,14 +154,23 @@ def _lean_cell(row) -> str:
 def miner_row(row) -> SafeString:
     """One <tr> of the dashboard's miners table for a selectors.InstrumentRow."""
     ytd = row.ytd_percent
-    return mark_safe(  # noqa: S308 - numbers from the filters, text escaped
-        f'<tr><th scope="row"><a href="{escape(row.url)}">{escape(row.symbol)}</a></th>'
-        f'<td class="name">{escape(row.name)}</td>'
-        f'<td><span class="seg-tag seg-{escape(row.segment)}" title="{escape(row.segment_label)}">'
-        f"{escape(row.segment_short_label)}</span>"
-        f"</td>{quote_cells_html(row, hide_as_of=True)}"
-        f'<td class="num {updown(ytd)}">{pct(ytd, 1)}</td>{_range_cell(row)}'
-        f'<td class="num">{num(row.hashrate_eh, 1)}</td>'
-        f'<td class="num">{num(row.hpc_contracted_mw)}</td>'
-        f'<td class="num">{compact_usd(row.ev_per_eh)}</td>{_lean_cell(row)}</tr>\n'
+    return format_html(
+        '<tr><th scope="row"><a href="{}">{}</a></th><td class="name">{}</td>'
+        '<td><span class="seg-tag seg-{}" title="{}">{}</span></td>{}'
+        '<td class="num {}">{}</td>{}<td class="num">{}</td><td class="num">{}</td>'
+        '<td class="num">{}</td>{}</tr>\n',
+        row.url,
+        row.symbol,
+        row.name,
+        row.segment,
+        row.segment_label,
+        row.segment_short_label,
+        quote_cells_html(row, hide_as_of=True),
+        updown(ytd),
+        formatting.percent(ytd, 1),
+        _range_cell(row),
+        formatting.number(row.hashrate_eh, 1),
+        formatting.number(row.hpc_contracted_mw),
+        formatting.compact_money(row.ev_per_eh),
+        _lean_cell(row),
     )

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config import versions
+from market import formatting
 from market.models import Instrument, MarketState, Quote
 from market.rules import NEW_YORK
 from portfolios.models import Notification, PriceAlert
@@ -45,13 +46,11 @@ def _market_date(moment: datetime, kind: str) -> date:
 
 
 def _money(value: Decimal, currency: str) -> str:
-    amount = f"{abs(value):,.2f}" if abs(value) >= 1 else f"{abs(value):,.4f}"
-    sign = "-" if value < 0 else ""
-    return f"{sign}${amount}" if currency in ("", "USD") else f"{sign}{amount} {currency}"
+    return formatting.unit_price(value, currency)
 
 
 def _percent(value: Decimal) -> str:
-    return f"{value:+.2f}%"
+    return formatting.percent(value)
 
 
 def last_price(quote: Quote) -> tuple[Decimal, str]:

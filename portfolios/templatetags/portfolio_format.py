@@ -6,60 +6,29 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
-from market.templatetags.market_format import to_decimal
+from market import formatting
+from market.formatting import to_decimal
 
 register = template.Library()
-
-# Symbol before the amount; codes not listed are written "1,234.56 SEK".
-CURRENCY_SYMBOLS = {
-    "USD": "$",
-    "CAD": "C$",
-    "AUD": "A$",
-    "EUR": "€",
-    "GBP": "£",
-    "JPY": "¥",
-    "HKD": "HK$",
-    "SGD": "S$",
-    "CHF": "CHF ",
-}
-NO_DECIMALS = {"JPY"}
-
-
-def _format(number: Decimal, currency: str, places: int, plus: bool) -> str:
-    if currency in NO_DECIMALS:
-        places = 0
-    quantum = Decimal(1).scaleb(-places)
-    rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
-    text = f"{abs(rounded):,.{places}f}"
-    sign = "-" if rounded < 0 else ("+" if plus and rounded > 0 else "")
-    symbol = CURRENCY_SYMBOLS.get(currency or "USD")
-    if symbol is None:
-        return f"{sign}{text} {currency}"
-    return f"{sign}{symbol}{text}"
 
 
 @register.filter
 def money(value, currency="USD") -> str:
-    """$1,234.56, C$12.30, €5.00, 1,234.56 SEK; blank for None."""
-    number = to_decimal(value)
-    return "" if number is None else _format(number, currency, 2, plus=False)
+    """$1,234.56, CA$12.30, €5.00, ¥1,235, SEK 1,234.56 (en_US); blank for None."""
+    return formatting.money(value, currency)
 
 
 @register.filter
 def signed_money(value, currency="USD") -> str:
     """+$1,234.56, -€5.00, $0.00."""
-    number = to_decimal(value)
-    return "" if number is None else _format(number, currency, 2, plus=True)
+    return formatting.signed_money(value, currency)
 
 
 @register.filter
 def unit_price(value, currency="USD") -> str:
-    """A price per share: 2 decimals, or 4 under one unit (penny stocks, FX rates)."""
-    number = to_decimal(value)
-    if number is None:
-        return ""
-    places = 4 if abs(number) < 1 else 2
-    return _format(number, currency, places, plus=False)
+    """A price per share: the currency's minor units, or 4 decimals under one unit (penny
+    stocks, FX rates)."""
+    return formatting.unit_price(value, currency)
 
 
 @register.filter
@@ -86,12 +55,7 @@ def signed_qty(value) -> str:
 @register.filter
 def weight(value, decimals=1) -> str:
     """A share of a whole in percent, unsigned: 42.5%."""
-    number = to_decimal(value)
-    if number is None:
-        return ""
-    places = int(decimals)
-    quantum = Decimal(1).scaleb(-places)
-    return f"{number.quantize(quantum, rounding=ROUND_HALF_UP):,.{places}f}%"
+    return formatting.percent(value, decimals, plus=False)
 
 
 @register.filter

@@ -105,9 +105,9 @@ def test_dashboard_shows_the_sector_total_change_and_milestone(client, sector, s
     html = body_of(response)
     assert "<html" in html
     # 20B + 30B + 40B; the NVDA benchmark is left out.
-    assert "$90.0B" in html
-    assert "-$1.0B (-1.10%)" in html  # -1B on 91B at the previous close
-    assert "$100.0B" in html and "11.1% to go" in html
+    assert "$90B" in html
+    assert "-$1B (-1.10%)" in html  # -1B on 91B at the previous close
+    assert "$100B" in html and "11.1% to go" in html
     assert '<progress value="90' in html
     assert "3 of 3 companies priced" in html
 
@@ -117,16 +117,16 @@ def test_dashboard_table_columns(client, sector):
     alpha_row = table_row(html, "ALFA")
     assert "$20.00" in alpha_row
     assert "+11.11%" in alpha_row  # day change
-    assert "$20.0B" in alpha_row  # market cap
+    assert "$20B" in alpha_row  # market cap
     assert "+100.0%" in alpha_row  # YTD from the last 2025 close
     # 52-week range: the lowest low (9, on 31 December) and the highest high (25).
     assert "$9.00" in alpha_row and "$25.00" in alpha_row
     assert "20.0" in alpha_row  # hashrate
     assert ">300<" in alpha_row  # HPC contracted MW
-    assert "$120.0M" in alpha_row  # EV 2.4B / 20 EH/s
+    assert "$120M" in alpha_row  # EV 2.4B / 20 EH/s
     bravo_row = table_row(html, "BRVO")
     assert "+0.0%" not in bravo_row and "0.0%" in bravo_row  # flat on the year
-    assert "$120.0M" not in bravo_row  # no hashrate, no EV per EH/s
+    assert "$120M" not in bravo_row  # no hashrate, no EV per EH/s
     assert "NVDA" not in row_symbols(html)
 
 
@@ -135,7 +135,7 @@ def test_segments_side_by_side(client, sector):
     section = html[html.index('id="segments-title"') :]
     assert "Pure miner" in section and "Pivot to AI/HPC" in section
     pivot = section[section.index("Pivot to AI/HPC") :].split("</article>")[0]
-    assert "$60.0B" in pivot  # ALFA + CHRL
+    assert "$60B" in pivot  # ALFA + CHRL
     assert "+3.45%" in pivot  # +2B on 58B
     assert "66.7%" in pivot  # share of the sector
 
@@ -168,7 +168,7 @@ def test_premarket_change_and_movers_while_premarket_trades(client, sector):
         html = body_of(client.get("/"))
     assert "Pre-market</span>" in html
     # +3B (BRVO) - 1B (ALFA) on 90B.
-    assert "+$2.0B (+2.22%)" in html
+    assert "+$2B (+2.22%)" in html
     assert "Pre-market movers" in html
     movers = html[html.index('id="movers-title"') :]
     gainers = movers[: movers.index('aria-label="Losers"')]
@@ -277,7 +277,7 @@ def test_segment_filter_links(client, sector):
     assert 'Pure miner <span class="count">1</span>' in filters
     assert "aria-current" in filters.split("Pure miner")[0].split("<a")[-1]
     # The totals stay those of the whole sector.
-    assert "$90.0B" in html
+    assert "$90B" in html
 
 
 def test_unknown_segment_shows_all(client, sector):

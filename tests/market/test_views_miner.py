@@ -109,7 +109,7 @@ def test_miner_page_shows_quote_stats_and_facts(client, iren):
     assert "+200.0%" in html  # YTD: 45 against the 2025 close of 15
     # 52-week range: the 3 March 2025 bar is 372 days old and left out.
     assert "$14.00 – $48.00" in html
-    assert "$240.0M" in html  # EV 12B / 50 EH/s
+    assert "$240M" in html  # EV 12B / 50 EH/s
     assert "50.0 EH/s" in html and "as of 2025-06-30" in html
     assert "4,500 MW" in html and "secured grid-connected" in html
     assert "200 MW" in html and "Microsoft" in html and "as of 2025-11-03" in html

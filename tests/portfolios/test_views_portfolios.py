@@ -213,7 +213,7 @@ def test_edit_a_portfolio_and_convert_with_an_fx_rate(user_client, portfolio, ir
     assert "No USD → CAD rate yet" in page
     QuoteFactory(instrument=rate, price=D("1.40"), previous_close=D("1.40"))
     page = user_client.get(url("portfolio", portfolio.pk)).content.decode()
-    assert "C$560.00" in page  # 10 x 40.00 x 1.40
+    assert "CA$560.00" in page  # 10 x 40.00 x 1.40 (CLDR writes CA$ in en_US)
 
 
 def seed_transactions(portfolio, count: int) -> None:
