@@ -10,10 +10,11 @@ dashboard, watchlists) shares these cells and their formatting.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from django import template
 from django.core.exceptions import ObjectDoesNotExist
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from market import formatting
@@ -27,7 +28,6 @@ NO_QUOTE_CELLS = mark_safe(
     '<td class="num"></td>'
 )
 NO_QUOTE_AS_OF = mark_safe('<td class="asof"></td>')
-EMPTY_NUM_CELL = mark_safe('<td class="num"></td>')
 EMPTY_RANGE_CELL = mark_safe('<td class="range"></td>')
 NO_LEAN_CELL = mark_safe(
     '<td><span class="muted" title="Fewer than 60 trading days of history">n/a</span></td>'
@@ -35,6 +35,13 @@ NO_LEAN_CELL = mark_safe(
 SIMULATED_TAG = mark_safe(
     ' <span class="tag simulated" title="Simulated price, not market data">sim</span>'
 )
+
+
+@lru_cache(maxsize=formatting.CACHE_SIZE)
+def _escaped(text: str) -> SafeString:
+    """A formatted number, escaped once: format_html then takes it as it is (escaping every
+    number of a table again on each render costs more than formatting it)."""
+    return conditional_escape(text)
 
 
 def _quote_of(instrument):
@@ -64,38 +71,33 @@ def _currency(instrument, quote) -> str:
     )
 
 
-def _change_cell(value, label: str = "") -> SafeString:
-    if label:
-        return format_html(
-            '<td class="num {}"><span class="ext-label">{}</span> {}</td>',
-            updown(value),
-            label,
-            formatting.percent(value),
-        )
-    return format_html('<td class="num {}">{}</td>', updown(value), formatting.percent(value))
-
-
 def quote_cells_html(instrument, hide_as_of: bool = False) -> SafeString:
     """Price, day %, pre/post-market %, market cap and (unless hidden) as-of cells."""
     quote = _quote_of(instrument)
     if not quote:
         return NO_QUOTE_CELLS if hide_as_of else NO_QUOTE_CELLS + NO_QUOTE_AS_OF
     currency = _currency(instrument, quote)
+    change = _field(quote, "change_percent")
     state = _field(quote, "market_state")
     pre = _field(quote, "pre_market_change_percent")
     post = _field(quote, "post_market_change_percent")
     if state == "pre" and pre is not None:
-        extended = _change_cell(pre, "Pre")
+        label, extended = "Pre", pre
     elif state != "regular" and post is not None:
-        extended = _change_cell(post, "Post")
+        label, extended = "Post", post
     else:
-        extended = EMPTY_NUM_CELL
+        label, extended = "", None
+    # One format_html for the row's cells: a table re-renders hundreds of them at once.
     cells = format_html(
-        '<td class="num">{}</td>{}{}<td class="num">{}</td>',
-        formatting.money(_field(quote, "price"), currency),
-        _change_cell(_field(quote, "change_percent")),
-        extended,
-        formatting.compact_money(_field(quote, "market_cap"), currency),
+        '<td class="num">{}</td><td class="num {}">{}</td>'
+        '<td class="num {}">{}{}</td><td class="num">{}</td>',
+        _escaped(formatting.money(_field(quote, "price"), currency)),
+        updown(change),
+        _escaped(formatting.percent(change)),
+        updown(extended),
+        format_html('<span class="ext-label">{}</span> ', label) if label else "",
+        _escaped(formatting.percent(extended)),
+        _escaped(formatting.compact_money(_field(quote, "market_cap"), currency)),
     )
     if hide_as_of:
         return cells
@@ -128,12 +130,12 @@ def _range_cell(row) -> SafeString:
         '<td class="range"><span class="lo">{}</span><meter min="{}" max="{}" value="{}"'
         ' aria-label="Price within the 52-week range">{}%</meter>'
         '<span class="hi">{}</span></td>',
-        formatting.money(price_range.low),
+        _escaped(formatting.money(price_range.low)),
         _plain(price_range.low),
         _plain(price_range.high),
         _plain(price),
-        formatting.number(row.range_position),
-        formatting.money(price_range.high),
+        _escaped(formatting.number(row.range_position)),
+        _escaped(formatting.money(price_range.high)),
     )
 
 
@@ -167,10 +169,10 @@ def miner_row(row) -> SafeString:
         row.segment_short_label,
         quote_cells_html(row, hide_as_of=True),
         updown(ytd),
-        formatting.percent(ytd, 1),
+        _escaped(formatting.percent(ytd, 1)),
         _range_cell(row),
-        formatting.number(row.hashrate_eh, 1),
-        formatting.number(row.hpc_contracted_mw),
-        formatting.compact_money(row.ev_per_eh),
+        _escaped(formatting.number(row.hashrate_eh, 1)),
+        _escaped(formatting.number(row.hpc_contracted_mw)),
+        _escaped(formatting.compact_money(row.ev_per_eh)),
         _lean_cell(row),
     )
