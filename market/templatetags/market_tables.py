@@ -44,6 +44,12 @@ def _escaped(text: str) -> SafeString:
     return conditional_escape(text)
 
 
+def _change_class(value) -> str:
+    """ "num up", "num down", or "num" for zero and missing changes."""
+    direction = updown(value)
+    return f"num {direction}" if direction else "num"
+
+
 def _quote_of(instrument):
     """The instrument's quote (a model or a dict), or None when it has none."""
     if instrument is None or instrument == "":
@@ -89,12 +95,12 @@ def quote_cells_html(instrument, hide_as_of: bool = False) -> SafeString:
         label, extended = "", None
     # One format_html for the row's cells: a table re-renders hundreds of them at once.
     cells = format_html(
-        '<td class="num">{}</td><td class="num {}">{}</td>'
-        '<td class="num {}">{}{}</td><td class="num">{}</td>',
+        '<td class="num">{}</td><td class="{}">{}</td><td class="{}">{}{}</td>'
+        '<td class="num">{}</td>',
         _escaped(formatting.money(_field(quote, "price"), currency)),
-        updown(change),
+        _change_class(change),
         _escaped(formatting.percent(change)),
-        updown(extended),
+        _change_class(extended),
         format_html('<span class="ext-label">{}</span> ', label) if label else "",
         _escaped(formatting.percent(extended)),
         _escaped(formatting.compact_money(_field(quote, "market_cap"), currency)),
@@ -159,7 +165,7 @@ def miner_row(row) -> SafeString:
     return format_html(
         '<tr><th scope="row"><a href="{}">{}</a></th><td class="name">{}</td>'
         '<td><span class="seg-tag seg-{}" title="{}">{}</span></td>{}'
-        '<td class="num {}">{}</td>{}<td class="num">{}</td><td class="num">{}</td>'
+        '<td class="{}">{}</td>{}<td class="num">{}</td><td class="num">{}</td>'
         '<td class="num">{}</td>{}</tr>\n',
         row.url,
         row.symbol,
@@ -168,7 +174,7 @@ def miner_row(row) -> SafeString:
         row.segment_label,
         row.segment_short_label,
         quote_cells_html(row, hide_as_of=True),
-        updown(ytd),
+        _change_class(ytd),
         _escaped(formatting.percent(ytd, 1)),
         _range_cell(row),
         _escaped(formatting.number(row.hashrate_eh, 1)),
