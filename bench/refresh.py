@@ -20,6 +20,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -155,15 +156,17 @@ def yahoo_requests_per_refresh(refreshes: int = 3) -> tuple[list[int], list[str]
     from market.universe import load_universe
     from tests.market.yahoo_transport import (
         YahooTransport,
-        isolated_yfinance,
+        recorded_yfinance,
         session_for,
         universe_quotes,
+        use_cache_directory,
     )
 
     reset_market()
     load_universe()
     counts = []
-    with isolated_yfinance():
+    use_cache_directory(tempfile.mkdtemp(prefix="yfinance-"))  # empty caches, as a new worker
+    with recorded_yfinance():
         transport = YahooTransport()
         transport.quotes.update(universe_quotes())
         provider = YahooProvider(session=session_for(transport))

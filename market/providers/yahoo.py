@@ -1,25 +1,20 @@
-"""Yahoo Finance through yfinance: batched quotes, profiles, daily bars with splits, search.
+"""Yahoo Finance through yfinance: batched quotes, profiles, daily bars with splits and
+dividends, search. How it talks HTTP (the session, and the one private yfinance call for the
+batch quote) is in yahoo_http.py.
 
-yfinance keeps one process-wide `YfData` object that owns the HTTP session, the cookie and the
-crumb; every request here goes through it, so the cookie/crumb handshake happens once per
-process and quotes for many symbols cost one request per `QUOTE_CHUNK_SIZE` symbols (the v7
-quote endpoint takes a comma-separated list).
+Numbers are cleaned here, once: the dataclasses returned hold clean values (see base.py).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import yfinance as yf
-from yfinance.data import YfData
 from yfinance.exceptions import (
     YFException,
     YFPricesMissingError,
@@ -28,6 +23,7 @@ from yfinance.exceptions import (
 )
 
 from .base import (
+    BAR_PLACES,
     CLOSED,
     POST,
     PRE,
@@ -35,6 +31,7 @@ from .base import (
     BarData,
     BarsData,
     Batch,
+    DividendData,
     MalformedData,
     ProfileData,
     ProviderError,
@@ -44,6 +41,19 @@ from .base import (
     SearchHit,
     SplitData,
     UnknownSymbol,
+    clean_count,
+    clean_money,
+    clean_price,
+    clean_ratio,
+    to_decimal,
+)
+from .yahoo_http import (
+    YahooContractBroken,
+    last_response,
+    observe,
+    process_session,
+    retry_after_seconds,
+    yahoo_get,
 )
 
 QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
@@ -66,76 +76,28 @@ MARKET_STATES = {
 KINDS = {"EQUITY": "equity", "ETF": "etf", "CRYPTOCURRENCY": "crypto", "INDEX": "index"}
 
 
-class _ResponseObserver(threading.local):
-    """What the last HTTP response on this thread said, for what yfinance does not pass on
-    (it turns a 429 into YFRateLimitError and drops the Retry-After header)."""
-
-    status: int | None = None
-    retry_after: float | None = None
+# -- numbers from Yahoo's JSON ---------------------------------------------------------------------
 
 
-# One per process: sessions are wrapped once, whichever provider instance comes first (a
-# provider is built per task, and yfinance's session lives as long as the process).
-_OBSERVER = _ResponseObserver()
+def _raw(value: Any) -> Any:
+    """The value of a Yahoo field: plain, or {"raw": ...} in formatted answers."""
+    return value.get("raw") if isinstance(value, dict) else value
 
 
-def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
+def _price(value: Any) -> Decimal | None:
+    return clean_price(_raw(value))
 
 
-def _number(value: Any) -> int | float | Decimal | None:
-    """A finite number from a Yahoo field (plain, or {"raw": ...} when formatted), else None."""
-    if isinstance(value, dict):
-        value = value.get("raw")
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = Decimal(value)
-        except InvalidOperation:
-            return None
-        return value if value.is_finite() else None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return None
+def _count(value: Any) -> int | None:
+    return clean_count(_raw(value))
 
 
-def _decimal(value: Any) -> Decimal | None:
-    number = _number(value)
-    # str() of a float is its shortest repr: 244.6 -> Decimal("244.6"), never 244.59999...
-    return None if number is None else Decimal(str(number))
-
-
-def _positive_decimal(value: Any) -> Decimal | None:
-    number = _decimal(value)
-    return number if number is not None and number > 0 else None
-
-
-def _integer(value: Any) -> int | None:
-    number = _number(value)
-    return None if number is None or number < 0 else int(number)
+def _currency(value: Any) -> str | None:
+    return value.upper() if isinstance(value, str) and len(value) == 3 else None
 
 
 def _timestamp(value: Any) -> datetime | None:
-    number = _number(value)
+    number = to_decimal(_raw(value))
     if number is None:
         return None
     try:
@@ -150,19 +112,18 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
 
 
 class YahooProvider:
-    """Market data from Yahoo Finance, through yfinance's session, cookie and crumb handling.
+    """Market data from Yahoo Finance, through yfinance's cookie, crumb and parsing.
 
-    `session` (a requests or curl_cffi Session) replaces yfinance's own session; without it
-    yfinance's default (curl_cffi impersonating a browser) talks to Yahoo.
+    `session` (a requests or curl_cffi Session) is handed to yfinance on every call; without it,
+    the process's `process_session()`.
     """
 
     name = "yahoo"
 
     def __init__(self, *, session: Any = None, timeout: float = 10, quote_chunk_size: int = 0):
-        self._session = session
+        self._session = observe(session) if session is not None else process_session()
         self._timeout = timeout
         self._quote_chunk_size = quote_chunk_size or QUOTE_CHUNK_SIZE
-        self._observer = _OBSERVER
         # Let yfinance raise instead of logging and returning empty frames: an empty frame
         # cannot tell a delisted symbol from a network failure.
         yf.config.debug.hide_exceptions = False
@@ -179,7 +140,7 @@ class YahooProvider:
         return batch
 
     def _quote(self, symbol: str, raw: dict) -> QuoteData:
-        price = _positive_decimal(raw.get("regularMarketPrice"))
+        price = _price(raw.get("regularMarketPrice"))
         if price is None:
             raise MalformedData(
                 f"{symbol}: no usable regularMarketPrice ({raw.get('regularMarketPrice')!r})"
@@ -188,16 +149,16 @@ class YahooProvider:
         return QuoteData(
             symbol=symbol,
             price=price,
-            previous_close=_positive_decimal(raw.get("regularMarketPreviousClose")),
-            currency=raw.get("currency") or None,
+            previous_close=_price(raw.get("regularMarketPreviousClose")),
+            currency=_currency(raw.get("currency")),
             market_state=MARKET_STATES.get(str(raw.get("marketState", "")).upper(), CLOSED),
             pre_market_price=self._extended_price(raw, "preMarket", regular_time),
             post_market_price=self._extended_price(raw, "postMarket", regular_time),
-            day_high=_positive_decimal(raw.get("regularMarketDayHigh")),
-            day_low=_positive_decimal(raw.get("regularMarketDayLow")),
-            volume=_integer(raw.get("regularMarketVolume")),
-            shares_outstanding=_integer(raw.get("sharesOutstanding")) or None,
-            market_cap=_positive_decimal(raw.get("marketCap")),
+            day_high=_price(raw.get("regularMarketDayHigh")),
+            day_low=_price(raw.get("regularMarketDayLow")),
+            volume=_count(raw.get("regularMarketVolume")),
+            shares_outstanding=_count(raw.get("sharesOutstanding")) or None,
+            market_cap=clean_money(_raw(raw.get("marketCap"))),
             provider_time=regular_time,
             source=SOURCE,
         )
@@ -207,7 +168,7 @@ class YahooProvider:
         """The pre- or post-market price, unless it is older than the regular price (Yahoo keeps
         this morning's pre-market price all day, and last night's post-market price until the
         next close)."""
-        price = _positive_decimal(raw.get(f"{prefix}Price"))
+        price = _price(raw.get(f"{prefix}Price"))
         when = _timestamp(raw.get(f"{prefix}Time"))
         if price is None or (when and regular_time and when <= regular_time):
             return None
@@ -220,7 +181,7 @@ class YahooProvider:
         stop: ProviderError | None = None
         for symbol, raw in self._quote_results(symbols, batch):
             kind = KINDS.get(str(raw.get("quoteType", "")).upper())
-            shares = _integer(raw.get("sharesOutstanding")) or None
+            shares = _count(raw.get("sharesOutstanding")) or None
             enterprise_value = None
             if kind == "equity":
                 if stop is not None:
@@ -234,13 +195,15 @@ class YahooProvider:
                 except ProviderError as exc:
                     batch.errors[symbol] = exc
                     continue
-                enterprise_value = _decimal(statistics.get("enterpriseValue"))
-                shares = shares or _integer(statistics.get("sharesOutstanding")) or None
+                enterprise_value = clean_money(
+                    _raw(statistics.get("enterpriseValue")), positive=False
+                )
+                shares = shares or _count(statistics.get("sharesOutstanding")) or None
             batch.items[symbol] = ProfileData(
                 symbol=symbol,
                 name=raw.get("longName") or raw.get("shortName") or raw.get("displayName"),
                 exchange=raw.get("fullExchangeName") or raw.get("exchange"),
-                currency=raw.get("currency") or None,
+                currency=_currency(raw.get("currency")),
                 kind=kind,
                 shares_outstanding=shares,
                 enterprise_value=enterprise_value,
@@ -293,7 +256,7 @@ class YahooProvider:
         if end is not None and end < start:
             return BarsData(symbol=symbol)
         try:
-            ticker = yf.Ticker(symbol, session=self._yf_session())
+            ticker = yf.Ticker(symbol, session=self._session)
             frame = ticker.history(
                 start=start,
                 end=end + timedelta(days=1) if end else None,  # yfinance's end is exclusive
@@ -305,12 +268,12 @@ class YahooProvider:
             )
             metadata = ticker.get_history_metadata()
             # yfinance's HistoryMetadata is no dict: it has no .get().
-            price_hint = metadata["priceHint"] if "priceHint" in metadata else 2  # noqa: SIM401
+            currency = metadata["currency"] if "currency" in metadata else None  # noqa: SIM401
         except Exception as exc:
             if isinstance(exc, YFPricesMissingError) and not self._means_unknown(exc):
                 return BarsData(symbol=symbol)  # a range without trading days
             raise self._translate(exc, symbol) from exc
-        return self._bars_from_frame(symbol, frame, start, end, price_hint)
+        return self._bars_from_frame(symbol, frame, start, end, _currency(currency))
 
     @staticmethod
     def _means_unknown(exc: YFPricesMissingError) -> bool:
@@ -319,38 +282,38 @@ class YahooProvider:
 
     @staticmethod
     def _bars_from_frame(
-        symbol: str, frame: Any, start: date, end: date | None, price_hint: Any
+        symbol: str, frame: Any, start: date, end: date | None, currency: str | None
     ) -> BarsData:
-        places = min(8, max(2, int(price_hint))) if isinstance(price_hint, int) else 2
-        price_step = Decimal(1).scaleb(-places)
-        adjusted_step = Decimal(1).scaleb(-min(8, places + 4))
+        """Bars at the 6 decimals Yahoo's chart carries (its float32-like values rounded to
+        BAR_PLACES), with the split and dividend events of the range."""
 
-        def price(value: Any, step: Decimal = price_step) -> Decimal | None:
-            number = _decimal(value)
-            if number is None:
-                return None
-            return number.quantize(step, rounding=ROUND_HALF_EVEN)
+        def price(value: Any) -> Decimal | None:
+            return clean_price(value, BAR_PLACES)
 
         bars: list[BarData] = []
         splits: list[SplitData] = []
+        dividends: list[DividendData] = []
         columns = {name: frame[name].tolist() for name in frame.columns}
+        empty = [None] * len(frame.index)
         for row, stamp in enumerate(frame.index):
             day = stamp.date()
             if day < start or (end is not None and day > end):
                 continue
-            split = _number(columns["Stock Splits"][row]) if "Stock Splits" in columns else None
+            split = to_decimal(columns.get("Stock Splits", empty)[row])
             if split:
-                ratio = Fraction(split).limit_denominator(10_000)
-                splits.append(
-                    SplitData(date=day, ratio=Decimal(ratio.numerator) / Decimal(ratio.denominator))
-                )
+                fraction = Fraction(split).limit_denominator(10_000)
+                ratio = clean_ratio(Decimal(fraction.numerator) / Decimal(fraction.denominator))
+                if ratio is not None:
+                    splits.append(SplitData(date=day, ratio=ratio))
+            amount = clean_price(columns.get("Dividends", empty)[row])
+            if amount is not None:
+                if currency is None:
+                    raise MalformedData(f"{symbol}: a dividend on {day} without a currency")
+                dividends.append(DividendData(date=day, amount=amount, currency=currency))
             close = price(columns["Close"][row])
-            if close is None or close <= 0:
+            if close is None:
                 continue  # Yahoo leaves holes (null close) in some series
-            adjusted = (
-                price(columns["Adj Close"][row], adjusted_step) if "Adj Close" in columns else None
-            )
-            volume = _integer(columns["Volume"][row]) if "Volume" in columns else None
+            adjusted = price(columns.get("Adj Close", empty)[row])
             bars.append(
                 BarData(
                     date=day,
@@ -358,11 +321,11 @@ class YahooProvider:
                     high=price(columns["High"][row]),
                     low=price(columns["Low"][row]),
                     close=close,
-                    adj_close=adjusted if adjusted is not None and adjusted > 0 else close,
-                    volume=volume,
+                    adj_close=adjusted or close,
+                    volume=clean_count(columns.get("Volume", empty)[row]),
                 )
             )
-        return BarsData(symbol=symbol, bars=bars, splits=splits)
+        return BarsData(symbol=symbol, bars=bars, splits=splits, dividends=dividends)
 
     # -- search -----------------------------------------------------------------------------------
 
@@ -370,7 +333,7 @@ class YahooProvider:
         query = text.strip()
         if not query:
             return []
-        self._observer.status = None
+        last_response.status = None
         try:
             found = yf.Search(
                 query,
@@ -379,12 +342,12 @@ class YahooProvider:
                 lists_count=0,
                 include_cb=False,
                 recommended=0,
-                session=self._yf_session(),
+                session=self._session,
                 timeout=self._timeout,
             )
         except Exception as exc:
             raise self._translate(exc) from exc
-        status = self._observer.status
+        status = last_response.status
         if status is not None and status >= 400:
             raise ProviderUnavailable(f"Yahoo search answered HTTP {status}")
         hits = []
@@ -403,31 +366,6 @@ class YahooProvider:
         return hits
 
     # -- transport --------------------------------------------------------------------------------
-
-    def _yf_data(self) -> YfData:
-        data = YfData(session=self._session) if self._session is not None else YfData()
-        self._observe(data._session)
-        return data
-
-    def _yf_session(self) -> Any:
-        return self._yf_data()._session
-
-    def _observe(self, session: Any) -> None:
-        """Wrap the session's request method once, to see statuses and Retry-After headers."""
-        if getattr(session, "_minerwatch_observed", None) is _OBSERVER:
-            return
-        observer = _OBSERVER
-        send = session.request
-
-        def request(*args: Any, **kwargs: Any) -> Any:
-            response = send(*args, **kwargs)
-            observer.status = response.status_code
-            if response.status_code == 429:
-                observer.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-            return response
-
-        session.request = request
-        session._minerwatch_observed = observer
 
     def _quote_results(self, symbols: Sequence[str], batch: Batch) -> Iterator[tuple[str, dict]]:
         """(symbol, v7 quote result) for each symbol Yahoo knows; unknown ones go to errors.
@@ -470,24 +408,24 @@ class YahooProvider:
             return
 
     def _get_json(self, url: str, params: dict, *, symbol: str | None = None) -> Any:
-        data = self._yf_data()
-        self._observer.retry_after = None
+        last_response.retry_after = None
         try:
-            response = data.get(url, params=params, timeout=self._timeout)
+            status, headers, content = yahoo_get(self._session, url, params, self._timeout)
+        except YahooContractBroken:
+            raise
         except Exception as exc:
             raise self._translate(exc, symbol) from exc
-        status = response.status_code
         if status == 429:
             raise RateLimited(
                 "Yahoo answered HTTP 429",
-                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                retry_after=retry_after_seconds(headers.get("Retry-After")),
             )
         if status == 404 and symbol is not None:
             raise UnknownSymbol(symbol, f"Yahoo does not know {symbol!r} (HTTP 404)")
         if status >= 400:
             raise ProviderUnavailable(f"Yahoo answered HTTP {status} for {url}")
         try:
-            return json.loads(response.content)
+            return json.loads(content)
         except ValueError as exc:
             raise MalformedData(f"Yahoo's answer from {url} is not JSON") from exc
 
@@ -496,7 +434,7 @@ class YahooProvider:
         if isinstance(exc, ProviderError):
             return exc
         if isinstance(exc, YFRateLimitError):
-            return RateLimited(str(exc), retry_after=self._observer.retry_after)
+            return RateLimited(str(exc), retry_after=last_response.retry_after)
         if isinstance(exc, YFTickerMissingError) and symbol is not None:
             return UnknownSymbol(symbol, str(exc))
         status = getattr(getattr(exc, "response", None), "status_code", None)

@@ -22,18 +22,23 @@ from market.providers.base import (
     RateLimited,
     UnknownSymbol,
 )
-from market.providers.yahoo import YahooProvider, retry_after_seconds
+from market.providers.yahoo import YahooProvider
+from market.providers.yahoo_http import (
+    YahooSession,
+    note_response,
+    process_session,
+    retry_after_seconds,
+)
 from tests.market.yahoo_transport import (
     CRUMB,
     UNIVERSE,
     Reply,
     YahooTransport,
-    count_quote_requests,
-    isolated_yfinance,
     load,
     pre_market_quote,
     quote_like,
     recorded_quote,
+    recorded_yfinance,
     session_for,
     universe_quotes,
 )
@@ -46,7 +51,7 @@ SPLIT_CHART = "chart_AAPL_2020-08-31_to_2020-11-07_1d_div_split.json"
 
 @pytest.fixture
 def transport():
-    with isolated_yfinance():
+    with recorded_yfinance():
         transport = YahooTransport()
         yield transport
         assert transport.unrouted == []
@@ -64,27 +69,26 @@ def quote_params(request) -> dict[str, str]:
 # -- quotes: requests ------------------------------------------------------------------------------
 
 
-def test_universe_quotes_take_one_request_after_the_cookie_and_crumb(transport, provider):
+def test_universe_quotes_take_one_request(transport, provider):
     transport.quotes.update(universe_quotes())
 
     first = provider.fetch_quotes(UNIVERSE)
 
     assert set(first.items) == set(UNIVERSE) and not first.errors
-    assert transport.paths() == [
+    # yfinance fetches its cookie and crumb once per process (in a fresh process that is two
+    # requests before the first quote: test_yahoo_contract.py); then one request per refresh.
+    assert transport.count("/v7/finance/quote") == 1
+    assert set(transport.paths()) <= {
         "fc.yahoo.com/",
         "query1.finance.yahoo.com/v1/test/getcrumb",
         "query1.finance.yahoo.com/v7/finance/quote",
-    ]
+    }
+    before = len(transport.requests)
+    provider.fetch_quotes(UNIVERSE)
+    assert transport.paths()[before:] == ["query1.finance.yahoo.com/v7/finance/quote"]
     params = quote_params(transport.requests[-1])
     assert params["symbols"].split(",") == UNIVERSE
     assert params["crumb"] == CRUMB
-
-    provider.fetch_quotes(UNIVERSE)
-    assert len(transport.requests) == 4  # cookie and crumb are reused
-
-
-def test_count_quote_requests_helper():
-    assert count_quote_requests(UNIVERSE) == [3, 1]
 
 
 def test_many_symbols_are_chunked(transport):
@@ -106,20 +110,18 @@ def test_duplicates_and_empty_lists(transport, provider):
     assert quote_params(transport.requests[-1])["symbols"] == "AAPL"
 
 
-def test_providers_share_one_wrapper_on_the_session(transport):
+def test_providers_share_one_hook_on_the_session(transport):
     session = session_for(transport)
     for _ in range(3):
         YahooProvider(session=session).fetch_quotes(["AAPL"])
-    wrapped = session.request
-    YahooProvider(session=session).fetch_quotes(["AAPL"])
-    assert session.request is wrapped  # a provider per task must not stack wrappers
+    assert session.hooks["response"] == [note_response]  # a provider per task adds none
 
 
-def test_default_session_is_yfinances_own():
-    from curl_cffi.requests import Session as CurlSession
-
-    with isolated_yfinance():
-        assert isinstance(YahooProvider()._yf_session(), CurlSession)
+def test_default_session_is_one_per_process():
+    first, second = YahooProvider(), YahooProvider()
+    assert first._session is second._session is process_session()
+    assert isinstance(first._session, YahooSession)
+    assert first._session.impersonate == "chrome"
 
 
 # -- quotes: sessions and fields -------------------------------------------------------------------
@@ -390,14 +392,17 @@ def test_daily_bars_with_a_split(transport, provider):
     assert len(bars.bars) == 49
     first, last = bars.bars[0], bars.bars[-1]
     assert first.date == date(2020, 8, 31) and last.date == date(2020, 11, 6)
-    assert first.open == Decimal("127.58")
-    assert first.close == Decimal("129.04")
+    # The chart's floats to 6 decimals: open 127.58000183105469, close 129.0399932861328.
+    assert first.open == Decimal("127.580002")
+    assert first.high == Decimal("131") and first.low == Decimal("126")
+    assert first.close == Decimal("129.039993")
     assert first.adj_close == Decimal("125.826736")
     assert first.volume == 225702700
     assert all(bar.low <= bar.close <= bar.high for bar in bars.bars)
     assert [(s.date, s.ratio) for s in bars.splits] == [(date(2020, 8, 31), Decimal(4))]
-    # Yahoo's chart API also gave the exchange time zone first (one extra request).
-    assert transport.count("/v8/finance/chart/AAPL") == 2
+    assert [(d.date, d.amount, d.currency) for d in bars.dividends] == [
+        (date(2020, 11, 6), Decimal("0.205"), "USD")
+    ]
     chart_params = quote_params(transport.requests[-1])
     assert chart_params["interval"] == "1d"
     assert "splits" in chart_params["events"]
@@ -414,12 +419,12 @@ def test_daily_bars_drop_null_closes(transport, provider):
     result = chart["chart"]["result"][0]
     result["indicators"]["quote"][0]["close"][3] = None
     result["indicators"]["adjclose"][0]["adjclose"][3] = None
-    transport.charts["AAPL"] = chart
+    transport.charts["XNUL"] = chart
     dropped_day = datetime.fromtimestamp(result["timestamp"][3], tz=UTC).date()
 
-    bars = provider.fetch_daily_bars(["AAPL"], date(2020, 8, 31), date(2020, 11, 6))
+    bars = provider.fetch_daily_bars(["XNUL"], date(2020, 8, 31), date(2020, 11, 6))
 
-    days = [bar.date for bar in bars.items["AAPL"].bars]
+    days = [bar.date for bar in bars.items["XNUL"].bars]
     assert len(days) == 48 and dropped_day not in days
 
 
@@ -427,9 +432,9 @@ def test_daily_bars_reverse_split_ratio(transport, provider):
     chart = load(SPLIT_CHART)
     split = chart["chart"]["result"][0]["events"]["splits"]["1598880600"]
     split.update(numerator=1, denominator=10, splitRatio="1:10")
-    transport.charts["AAPL"] = chart
-    bars = provider.fetch_daily_bars(["AAPL"], date(2020, 8, 31), date(2020, 9, 4))
-    assert bars.items["AAPL"].splits[0].ratio == Decimal("0.1")
+    transport.charts["XREV"] = chart
+    bars = provider.fetch_daily_bars(["XREV"], date(2020, 8, 31), date(2020, 9, 4))
+    assert bars.items["XREV"].splits[0].ratio == Decimal("0.1")
 
 
 def test_daily_bars_crypto_every_day(transport, provider):
@@ -482,7 +487,7 @@ def test_daily_bars_before_the_listing_are_empty(transport, provider):
 def test_daily_bars_all_failing_is_a_failed_call(transport, provider):
     transport.override("/v8/finance/chart/", Reply(error=requests.exceptions.ReadTimeout("slow")))
     with pytest.raises(ProviderUnavailable):
-        provider.fetch_daily_bars(["AAPL", "QQQ"], date(2020, 1, 1), date(2020, 1, 3))
+        provider.fetch_daily_bars(["AAPL", "QQQ"], date(2019, 6, 3), date(2019, 6, 5))
 
 
 def test_daily_bars_rate_limited_stops_early(transport, provider):
@@ -518,29 +523,65 @@ def test_search_nothing_found(transport, provider):
 def test_search_rate_limited(transport, provider):
     transport.override("/v1/finance/search", Reply(status=429, headers={"Retry-After": "5"}))
     with pytest.raises(RateLimited) as caught:
-        provider.search("AAPL")
+        provider.search("IREN")
     assert caught.value.retry_after == 5
 
 
 def test_search_server_error(transport, provider):
     transport.override("/v1/finance/search", Reply(status=503, body="down"))
     with pytest.raises(ProviderUnavailable):
-        provider.search("AAPL")
+        provider.search("WULF")
 
 
-# -- isolation -------------------------------------------------------------------------------------
+# -- precision: every recorded daily chart -----------------------------------------------------
 
 
-def test_yfinance_state_is_restored_after_isolation():
-    from yfinance import cache, data
+DAILY_CHARTS = {
+    # symbol served, recording, range asked for
+    "AAPL": (SPLIT_CHART, date(2020, 8, 31), date(2020, 11, 6)),
+    "XJAN": ("chart_AAPL_2020-01-01_to_2020-01-03_1d.json", date(2020, 1, 1), date(2020, 1, 3)),
+    "BTC-USD": (
+        "chart_BTC-USD_2020-01-01_to_2020-01-03_1d.json",
+        date(2020, 1, 1),
+        date(2020, 1, 3),
+    ),
+    "QQQ": ("chart_QQQ_2020-01-01_to_2020-01-03_1d.json", date(2020, 1, 1), date(2020, 1, 3)),
+}
 
-    before = data.SingletonMeta._instances.get(data.YfData)
-    tz_cache = cache._TzCacheManager._tz_cache
-    with isolated_yfinance():
-        transport = YahooTransport()
-        YahooProvider(session=session_for(transport)).fetch_quotes(["AAPL"])
-        assert data.SingletonMeta._instances[data.YfData]._session.get_adapter("https://x") is (
-            transport
+
+def six_places(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal("0.000001"))
+
+
+@pytest.mark.parametrize("symbol", list(DAILY_CHARTS))
+def test_bars_equal_the_payload_to_six_decimals(transport, provider, symbol):
+    name, start, end = DAILY_CHARTS[symbol]
+    transport.charts[symbol] = name
+    result = load(name)["chart"]["result"][0]
+    quote, adjusted = result["indicators"]["quote"][0], result["indicators"]["adjclose"][0]
+    expected = [
+        (
+            six_places(quote["open"][i]),
+            six_places(quote["high"][i]),
+            six_places(quote["low"][i]),
+            six_places(quote["close"][i]),
+            six_places(adjusted["adjclose"][i]),
+            quote["volume"][i],
         )
-    assert data.SingletonMeta._instances.get(data.YfData) is before
-    assert cache._TzCacheManager._tz_cache is tz_cache
+        for i in range(len(result["timestamp"]))
+    ]
+
+    bars = provider.fetch_daily_bars([symbol], start, end).items[symbol].bars
+
+    got = [(b.open, b.high, b.low, b.close, b.adj_close, b.volume) for b in bars]
+    assert got == expected
+    assert len(got) == {"AAPL": 49, "XJAN": 1, "BTC-USD": 3, "QQQ": 1}[symbol]
+
+
+def test_bars_keep_the_digits_of_a_restated_price(transport, provider):
+    # A split-restated close such as 13.237 must not become 13.24.
+    chart = load("chart_QQQ_2020-01-01_to_2020-01-03_1d.json")
+    chart["chart"]["result"][0]["indicators"]["quote"][0]["close"] = [13.237499618530273]
+    transport.charts["XRST"] = chart
+    bars = provider.fetch_daily_bars(["XRST"], date(2020, 1, 1), date(2020, 1, 3)).items["XRST"]
+    assert bars.bars[0].close == Decimal("13.2375")

@@ -227,37 +227,29 @@ def test_rate_limited_fails_the_run_and_no_call_is_made_before_retry_after(db):
     assert Quote.objects.get().price == Decimal("10.00")
 
 
-def test_nan_and_null_prices_are_never_stored_and_keep_the_last_good_quote(db):
-    for symbol in ("NAN", "NUL", "FLT", "NEG", "INF", "OK"):
+def test_unusable_prices_are_never_stored_and_keep_the_last_good_quote(db):
+    # A provider cannot build a quote from an unusable price (tests/market/test_providers_base.py):
+    # it reports the symbol as an error, and the last good quote stays.
+    for symbol in ("NAN", "NUL", "OK"):
         InstrumentFactory(symbol=symbol)
     refresh(TUESDAY_11AM, FakeProvider(quotes={s: quote(s, price="5.00") for s in ("NAN", "OK")}))
     provider = FakeProvider(
-        quotes={
-            "NAN": quote("NAN", price=Decimal("NaN")),
-            "NUL": quote("NUL", price=None),
-            "FLT": quote("FLT", price=float("nan")),
-            "NEG": quote("NEG", price="-1"),
-            "INF": quote("INF", price=Decimal("Infinity")),
-            "OK": quote(
-                "OK",
-                price="7.00",
-                previous_close=Decimal("NaN"),
-                volume=float("nan"),
-                day_high=None,
-            ),
-        }
+        quotes={"OK": quote("OK", price="7.00", previous_close=None)},
+        errors={
+            "NAN": MalformedData("NAN: no usable regularMarketPrice (nan)"),
+            "NUL": MalformedData("NUL: no usable regularMarketPrice (None)"),
+        },
     )
     run = refresh(TUESDAY_11AM + timedelta(minutes=1), provider)
 
     assert run.status == RefreshRun.Status.PARTIAL
-    assert set(run.errors) == {"NAN", "NUL", "FLT", "NEG", "INF"}
-    assert all("no usable price" in message for message in run.errors.values())
+    assert set(run.errors) == {"NAN", "NUL"}
+    assert all("no usable regularMarketPrice" in message for message in run.errors.values())
     assert Quote.objects.get(instrument__symbol="NAN").price == Decimal("5.00")  # last good kept
-    assert not Quote.objects.filter(instrument__symbol__in=["NUL", "FLT", "NEG", "INF"]).exists()
+    assert not Quote.objects.filter(instrument__symbol="NUL").exists()
     ok = Quote.objects.get(instrument__symbol="OK")
     assert ok.price == Decimal("7.00")
     assert ok.previous_close is None and ok.change is None and ok.change_percent is None
-    assert ok.volume is None
 
 
 def test_an_unknown_symbol_among_good_ones_makes_a_partial_run(db):

@@ -4,6 +4,11 @@
 quoteSummary, v8 chart, v1 search) from tests/data/yahoo/, so that yfinance's own request and
 parsing code runs, and keeps each request so that callers can count them. Nothing here needs
 pytest: bench/ imports `count_quote_requests` to report requests per refresh.
+
+One rule for tests: yfinance keeps, per process, the responses of searches and of chart requests
+for past ranges (and its cookie, crumb and looked-up time zones). A request must therefore get the
+same answer in every test of a run: a test that changes an answer (a modified chart, an error)
+serves it under a symbol, search text or date range that no other test uses.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from __future__ import annotations
 import copy
 import http.client
 import json
-import pickle
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -245,38 +249,6 @@ def _empty_search() -> dict:
     }
 
 
-class _MemoryTzCache:
-    """yfinance's tz cache interface, in memory."""
-
-    def __init__(self) -> None:
-        self.zones: dict[str, str | None] = {}
-
-    def lookup(self, key: str) -> str | None:
-        return self.zones.get(key)
-
-    def store(self, key: str, value: str | None) -> None:
-        self.zones[key] = value
-
-
-class _MemoryCookieCache:
-    """yfinance's cookie cache interface, in memory (pickled, as the real one stores it)."""
-
-    def __init__(self) -> None:
-        self.cookies: dict[str, tuple[bytes, datetime]] = {}
-
-    def lookup(self, strategy: str) -> dict | None:
-        if strategy not in self.cookies:
-            return None
-        stored, when = self.cookies[strategy]
-        return {"cookie": pickle.loads(stored), "age": datetime.now() - when}
-
-    def store(self, strategy: str, cookie: Any) -> None:
-        if cookie is None:
-            self.cookies.pop(strategy, None)
-        else:
-            self.cookies[strategy] = (pickle.dumps(cookie), datetime.now())
-
-
 def session_for(transport: YahooTransport) -> requests.Session:
     session = requests.Session()
     session.mount("https://", transport)
@@ -284,57 +256,42 @@ def session_for(transport: YahooTransport) -> requests.Session:
     return session
 
 
-@contextmanager
-def isolated_yfinance() -> Iterator[None]:
-    """Keep yfinance's process-wide state out of (and away from) a test or a bench run.
-
-    yfinance keeps one YfData singleton (session, cookie, crumb), an lru cache of responses on
-    it, persistent tz/cookie/ISIN caches under ~/.cache/py-yfinance, a counter of tz fallbacks,
-    and a global config. All are replaced for the duration (the tz and cookie caches by fresh
-    in-memory ones, so yfinance behaves as it does with a warm disk cache, the ISIN cache by
-    yfinance's own dummy) and restored afterwards.
+def use_cache_directory(directory: str | Path) -> None:
+    """Point yfinance's persistent caches (time zones, cookie, ISINs) at `directory` through its
+    public setting, so that tests and bench runs neither read nor write ~/.cache/py-yfinance.
+    yfinance opens its caches on first use: call this before the process's first yfinance call.
     """
     import yfinance
-    from yfinance import base, cache, data
 
-    singleton = data.SingletonMeta._instances.pop(data.YfData, None)
-    saved_caches = (
-        cache._TzCacheManager._tz_cache,
-        cache._CookieCacheManager._Cookie_cache,
-        cache._ISINCacheManager._isin_cache,
-    )
-    saved_counter = base._tz_info_fetch_ctr
-    saved_hide = yfinance.config.debug.hide_exceptions
-    saved_retries = yfinance.config.network.retries
-    cache._TzCacheManager._tz_cache = _MemoryTzCache()
-    cache._CookieCacheManager._Cookie_cache = _MemoryCookieCache()
-    cache._ISINCacheManager._isin_cache = cache._ISINCacheDummy()
-    base._tz_info_fetch_ctr = 0
+    yfinance.set_tz_cache_location(str(directory))
+
+
+@contextmanager
+def recorded_yfinance() -> Iterator[None]:
+    """yfinance's public settings for recorded responses: no retries with sleeps between them,
+    and exceptions raised rather than logged (as YahooProvider sets). Restored afterwards.
+
+    What yfinance keeps per process (its cookie and crumb, the time zones it looked up) stays
+    for the whole run, as in production: a test asserts the requests of a call, never that the
+    cookie handshake comes first (test_yahoo_contract.py checks that in a fresh process).
+    """
+    import yfinance
+
+    saved = (yfinance.config.network.retries, yfinance.config.debug.hide_exceptions)
     yfinance.config.network.retries = 0
-    data.YfData.cache_get.cache_clear()
     try:
         yield
     finally:
-        data.YfData.cache_get.cache_clear()
-        data.SingletonMeta._instances.pop(data.YfData, None)
-        if singleton is not None:
-            data.SingletonMeta._instances[data.YfData] = singleton
-        (
-            cache._TzCacheManager._tz_cache,
-            cache._CookieCacheManager._Cookie_cache,
-            cache._ISINCacheManager._isin_cache,
-        ) = saved_caches
-        base._tz_info_fetch_ctr = saved_counter
-        yfinance.config.debug.hide_exceptions = saved_hide
-        yfinance.config.network.retries = saved_retries
+        yfinance.config.network.retries, yfinance.config.debug.hide_exceptions = saved
 
 
 def count_quote_requests(symbols: Sequence[str] = UNIVERSE, *, refreshes: int = 2) -> list[int]:
-    """HTTP requests made by YahooProvider.fetch_quotes(symbols), per refresh, on one provider
-    (the first refresh also fetches yfinance's cookie and crumb), with recorded responses."""
+    """HTTP requests made by YahooProvider.fetch_quotes(symbols), per refresh, on one provider,
+    with recorded responses (in a fresh process the first refresh also fetches yfinance's cookie
+    and crumb)."""
     from market.providers.yahoo import YahooProvider
 
-    with isolated_yfinance():
+    with recorded_yfinance():
         transport = YahooTransport()
         transport.quotes.update(universe_quotes(symbols))
         provider = YahooProvider(session=session_for(transport))
@@ -349,4 +306,7 @@ def count_quote_requests(symbols: Sequence[str] = UNIVERSE, *, refreshes: int = 
 
 
 if __name__ == "__main__":
+    import tempfile
+
+    use_cache_directory(tempfile.mkdtemp(prefix="yfinance-"))
     print(f"HTTP requests for {len(UNIVERSE)} quotes per refresh: {count_quote_requests()}")

@@ -1,0 +1,114 @@
+"""The contract of the one private yfinance call (`yahoo_get`, through `yfinance.data.YfData`):
+these tests fail when a yfinance release changes what the Yahoo provider relies on."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yfinance
+
+from market.providers.yahoo import QUOTE_SUMMARY_URL, QUOTE_URL, YahooProvider
+from market.providers.yahoo_http import YahooContractBroken, yahoo_get
+from tests.market.yahoo_transport import (
+    CRUMB,
+    YahooTransport,
+    load,
+    recorded_yfinance,
+    session_for,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+READ_FIELDS = ["symbol", "regularMarketPrice", "regularMarketTime", "marketState"]
+READ_FIELDS += ["regularMarketPreviousClose", "currency", "marketCap", "quoteType"]
+
+
+@pytest.fixture
+def transport():
+    with recorded_yfinance():
+        yield YahooTransport()
+
+
+def test_yfinance_is_the_pinned_minor_version():
+    assert yfinance.__version__.startswith("1.7."), yfinance.__version__
+
+
+def test_yfdata_get_has_the_signature_we_call():
+    from yfinance.data import YfData
+
+    parameters = inspect.signature(YfData.get).parameters
+    assert list(parameters)[:4] == ["self", "url", "params", "timeout"]
+    assert "session" in inspect.signature(YfData.__init__).parameters
+
+
+@pytest.mark.parametrize("symbol", ["AAPL", "BTC-USD"])
+def test_batch_quote_returns_the_recorded_body_with_the_crumb(transport, symbol):
+    session = session_for(transport)
+    params = {"symbols": symbol, "formatted": "false", "lang": "en-US", "region": "US"}
+
+    status, headers, content = yahoo_get(session, QUOTE_URL, params, 10)
+
+    assert status == 200
+    assert headers["content-type"].startswith("application/json")
+    assert json.loads(content) == load(f"quote_v7_{symbol}.json")
+    request = transport.requests[-1]
+    query = {key: values[-1] for key, values in parse_qs(urlsplit(request.url).query).items()}
+    assert query == params | {"crumb": CRUMB}  # YfData added the crumb, nothing else
+
+
+def test_batch_quote_fields_the_provider_reads_are_in_the_recordings():
+    # What YahooProvider._quote reads, in both recorded v7 answers.
+    for symbol in ("AAPL", "BTC-USD"):
+        (result,) = load(f"quote_v7_{symbol}.json")["quoteResponse"]["result"]
+        for key in READ_FIELDS:
+            assert key in result, (symbol, key)
+
+
+def test_single_module_quote_summary(transport):
+    status, _, content = yahoo_get(
+        session_for(transport),
+        f"{QUOTE_SUMMARY_URL}/AAPL",
+        {"modules": "defaultKeyStatistics", "formatted": "false"},
+        10,
+    )
+    assert status == 200
+    statistics = json.loads(content)["quoteSummary"]["result"][0]["defaultKeyStatistics"]
+    assert statistics["enterpriseValue"] == 3731694026752
+
+
+def test_missing_yfdata_is_a_loud_error(transport, monkeypatch):
+    import yfinance.data
+
+    monkeypatch.delattr(yfinance.data, "YfData")
+    with pytest.raises(YahooContractBroken, match="YfData"):
+        YahooProvider(session=session_for(transport)).fetch_quotes(["AAPL"])
+
+
+def test_yfdata_get_answering_something_else_is_a_loud_error(transport, monkeypatch):
+    import yfinance.data
+
+    monkeypatch.setattr(yfinance.data.YfData, "get", lambda self, url, params, timeout: {})
+    with pytest.raises(YahooContractBroken, match="returned dict"):
+        YahooProvider(session=session_for(transport)).fetch_quotes(["AAPL"])
+
+
+def test_cookie_and_crumb_once_per_process_then_one_request_per_refresh(tmp_path):
+    # A fresh process with empty yfinance caches: the first refresh fetches the cookie and the
+    # crumb, then every refresh of the 23 symbols is one request.
+    code = (
+        "from tests.market.yahoo_transport import count_quote_requests, use_cache_directory\n"
+        f"use_cache_directory({str(tmp_path)!r})\n"
+        "print(count_quote_requests())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[3, 1]"
