@@ -291,6 +291,9 @@ SECTOR_MILESTONES = [
 SNAPSHOT_RETENTION_DAYS = int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "30"))
 # When an instrument's market is closed, its quote is refreshed at most this often.
 CLOSED_MARKET_REFRESH_MINUTES = int(os.environ.get("CLOSED_MARKET_REFRESH_MINUTES", "60"))
+# A symbol the provider answers "unknown" (Yahoo: 404 "symbol may be delisted") for this many
+# daily bars refreshes in a row is made inactive, keeping its data; an admin can reactivate it.
+DELIST_AFTER_FAILURES = int(os.environ.get("DELIST_AFTER_FAILURES", "10"))
 # Whole pages (dashboard, miners, portfolios, watchlists) are cached per session for at most this
 # many seconds, and only while the market data and the user's own data are unchanged
 # (config/pagecache.py). 0 turns the page cache off.

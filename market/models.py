@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 
 PRICE = {"max_digits": 20, "decimal_places": 8}
+# Daily bars at the precision Yahoo's chart carries (market.providers.base.BAR_PLACES).
+BAR_PRICE = {"max_digits": 20, "decimal_places": 6}
 MONEY_BIG = {"max_digits": 24, "decimal_places": 2}
 
 as_of_validator = RegexValidator(
@@ -28,6 +30,15 @@ class Instrument(models.Model):
     exchange = models.CharField(max_length=40, blank=True)
     currency = models.CharField(max_length=3, default="USD")
     is_active = models.BooleanField(default=True)
+    # A symbol the provider stops knowing (Yahoo's 404 "symbol may be delisted") is made
+    # inactive after settings.DELIST_AFTER_FAILURES failures in a row; it keeps its data.
+    failure_count = models.PositiveIntegerField(
+        default=0, help_text="Refreshes in a row in which the provider did not know the symbol."
+    )
+    last_failure = models.CharField(max_length=200, blank=True)
+    deactivated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When refreshes stopped asking for it (unknown symbol)."
+    )
     is_benchmark = models.BooleanField(
         default=False, help_text="A reference series (BTC-USD, NVDA, …), not part of the sector."
     )
@@ -93,6 +104,10 @@ class MarketState(models.TextChoices):
 class Quote(models.Model):
     """The latest quote of an instrument: one row per instrument, upserted by each refresh."""
 
+    class CapSource(models.TextChoices):
+        PROVIDER = "provider", "Provider's market cap"
+        SHARES = "shares", "Price × shares outstanding"
+
     instrument = models.OneToOneField(Instrument, on_delete=models.CASCADE, related_name="quote")
     price = models.DecimalField(**PRICE)
     previous_close = models.DecimalField(null=True, blank=True, **PRICE)
@@ -116,6 +131,10 @@ class Quote(models.Model):
     volume = models.BigIntegerField(null=True, blank=True)
     shares_outstanding = models.BigIntegerField(null=True, blank=True)
     market_cap = models.DecimalField(null=True, blank=True, **MONEY_BIG)
+    market_cap_source = models.CharField(max_length=10, choices=CapSource.choices, blank=True)
+    # The shares `market_cap` is priced on: provider's cap / price, or shares outstanding. Pre-
+    # and post-market caps are these shares at the extended-hours price.
+    market_cap_shares = models.DecimalField(max_digits=24, decimal_places=4, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     provider_time = models.DateTimeField(null=True, blank=True)
     fetched_at = models.DateTimeField()
@@ -146,11 +165,11 @@ class PriceSnapshot(models.Model):
 class DailyBar(models.Model):
     instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="bars")
     date = models.DateField()
-    open = models.DecimalField(null=True, blank=True, **PRICE)
-    high = models.DecimalField(null=True, blank=True, **PRICE)
-    low = models.DecimalField(null=True, blank=True, **PRICE)
-    close = models.DecimalField(**PRICE)
-    adj_close = models.DecimalField(**PRICE)
+    open = models.DecimalField(null=True, blank=True, **BAR_PRICE)
+    high = models.DecimalField(null=True, blank=True, **BAR_PRICE)
+    low = models.DecimalField(null=True, blank=True, **BAR_PRICE)
+    close = models.DecimalField(**BAR_PRICE)
+    adj_close = models.DecimalField(**BAR_PRICE)
     volume = models.BigIntegerField(null=True, blank=True)
     source = models.CharField(max_length=20, default="yahoo")
 
@@ -176,6 +195,25 @@ class SplitEvent(models.Model):
             models.UniqueConstraint(fields=["instrument", "date"], name="split_once_per_day")
         ]
         ordering = ["instrument", "date"]
+
+
+class Dividend(models.Model):
+    """A cash dividend per share from the provider's daily history, on its ex-date."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="dividends")
+    ex_date = models.DateField()
+    amount = models.DecimalField(**PRICE)
+    currency = models.CharField(max_length=3)
+    detected_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "ex_date"], name="dividend_once_per_day")
+        ]
+        ordering = ["instrument", "ex_date"]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.ex_date} {self.amount} {self.currency}"
 
 
 class RefreshRun(models.Model):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -36,6 +36,9 @@ class PipelineStatus:
     last_error_run: RefreshRun | None
     quote_ages: list[QuoteAge]
     stale_after: timedelta
+    # Symbols refreshes stopped asking for after the provider kept not knowing them
+    # (delisted); each keeps its last quote and bars (`last_bar`: date of its latest bar).
+    delisted: list[Instrument]
 
     @property
     def stale_count(self) -> int:
@@ -57,7 +60,7 @@ def stale_after() -> timedelta:
 
 
 def pipeline_status(*, now: datetime | None = None) -> PipelineStatus:
-    """Everything the status page shows, in four queries whatever the number of instruments."""
+    """Everything the status page shows, in five queries whatever the number of instruments."""
     now = now or timezone.now()
     runs = list(RefreshRun.objects.order_by("-started_at")[:RECENT_RUNS])
     last_ok_quotes_run = (
@@ -95,6 +98,12 @@ def pipeline_status(*, now: datetime | None = None) -> PipelineStatus:
     quote_ages.sort(
         key=lambda row: (row.age is not None, -(row.age or timedelta()).total_seconds())
     )
+    delisted = list(
+        Instrument.objects.filter(is_active=False, deactivated_at__isnull=False)
+        .select_related("quote")
+        .annotate(last_bar=Max("bars__date"))
+        .order_by("-deactivated_at", "symbol")
+    )
     return PipelineStatus(
         now=now,
         provider=settings.MARKET_DATA_PROVIDER,
@@ -103,6 +112,7 @@ def pipeline_status(*, now: datetime | None = None) -> PipelineStatus:
         last_error_run=last_error_run,
         quote_ages=quote_ages,
         stale_after=limit,
+        delisted=delisted,
     )
 
 
