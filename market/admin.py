@@ -1,6 +1,17 @@
 from django.contrib import admin
+from django.template.defaultfilters import pluralize
 
-from market.models import DailyBar, Instrument, Miner, PriceSnapshot, Quote, RefreshRun, SplitEvent
+from market import services
+from market.models import (
+    DailyBar,
+    Dividend,
+    Instrument,
+    Miner,
+    PriceSnapshot,
+    Quote,
+    RefreshRun,
+    SplitEvent,
+)
 
 
 class MinerInline(admin.StackedInline):
@@ -8,11 +19,31 @@ class MinerInline(admin.StackedInline):
     extra = 0
 
 
+@admin.action(description="Reactivate: refreshes ask the provider for them again")
+def reactivate(modeladmin, request, queryset) -> None:
+    count = services.reactivate_instruments(
+        instrument_ids=list(queryset.values_list("pk", flat=True))
+    )
+    modeladmin.message_user(request, f"{count} instrument{pluralize(count)} reactivated.")
+
+
 @admin.register(Instrument)
 class InstrumentAdmin(admin.ModelAdmin):
-    list_display = ["symbol", "name", "kind", "exchange", "currency", "is_benchmark", "is_active"]
+    list_display = [
+        "symbol",
+        "name",
+        "kind",
+        "exchange",
+        "currency",
+        "is_benchmark",
+        "is_active",
+        "failure_count",
+        "deactivated_at",
+    ]
     list_filter = ["kind", "is_benchmark", "is_active"]
     search_fields = ["symbol", "name"]
+    readonly_fields = ["failure_count", "last_failure", "deactivated_at"]
+    actions = [reactivate]
     inlines = [MinerInline]
 
 
@@ -33,7 +64,16 @@ class MinerAdmin(admin.ModelAdmin):
 
 @admin.register(Quote)
 class QuoteAdmin(admin.ModelAdmin):
-    list_display = ["instrument", "price", "change_percent", "market_state", "fetched_at", "source"]
+    list_display = [
+        "instrument",
+        "price",
+        "change_percent",
+        "market_state",
+        "market_cap",
+        "market_cap_source",
+        "fetched_at",
+        "source",
+    ]
     list_select_related = ["instrument"]
 
 
@@ -54,3 +94,10 @@ class RefreshRunAdmin(admin.ModelAdmin):
 admin.site.register(PriceSnapshot)
 admin.site.register(DailyBar)
 admin.site.register(SplitEvent)
+
+
+@admin.register(Dividend)
+class DividendAdmin(admin.ModelAdmin):
+    list_display = ["instrument", "ex_date", "amount", "currency"]
+    list_select_related = ["instrument"]
+    search_fields = ["instrument__symbol"]

@@ -109,9 +109,15 @@ def _compute_daily_history() -> list[tuple[dt.date, Decimal, int]]:
     """(date, sum of close x today's shares, instruments) over five years: one query.
 
     Closes are split-adjusted, so multiplying them by today's share count puts every day on
-    today's share basis (share issuance since then is not reflected)."""
+    today's share basis (share issuance since then is not reflected). Today's share count is
+    the one the latest quote's market cap is priced on, as for the live total."""
     start = market_today() - dt.timedelta(days=5 * 366 + 7)
-    shares = Coalesce("instrument__shares_outstanding", "instrument__quote__shares_outstanding")
+    shares = Coalesce(
+        "instrument__quote__market_cap_shares",
+        "instrument__shares_outstanding",
+        "instrument__quote__shares_outstanding",
+        output_field=DecimalField(max_digits=24, decimal_places=4),
+    )
     cap = ExpressionWrapper(
         F("close") * shares, output_field=DecimalField(max_digits=38, decimal_places=2)
     )

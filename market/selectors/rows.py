@@ -39,6 +39,7 @@ QUOTE_FIELDS = (
     "volume",
     "shares_outstanding",
     "market_cap",
+    "market_cap_shares",
     "provider_time",
     "fetched_at",
     "source",
@@ -103,7 +104,10 @@ class InstrumentRow:
 
     @cached_property
     def share_count(self) -> Decimal | None:
-        """Shares behind the market cap: the quote's count, the profile's, or cap / price."""
+        """Shares behind the market cap: those the quote's market cap is priced on (the
+        provider's cap / price), the quote's count, the profile's, or cap / price."""
+        if self.quote and self.quote["market_cap_shares"]:
+            return self.quote["market_cap_shares"]
         if self.quote and self.quote["shares_outstanding"]:
             return Decimal(self.quote["shares_outstanding"])
         if self.shares:

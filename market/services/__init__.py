@@ -20,6 +20,7 @@ from market.services.bars import (
     backfill_missing_bars,
     update_bars,
 )
+from market.services.delisting import note_symbol_answers, reactivate_instruments
 from market.services.instruments import add_instrument
 from market.services.maintenance import PruneResult, prune_snapshots
 from market.services.profiles import PROFILE_CHUNK, PROFILE_MAX_AGE, apply_profile, refresh_profiles
@@ -27,6 +28,7 @@ from market.services.quotes import (
     QUOTE_UPDATE_FIELDS,
     SNAPSHOT_UPDATE_FIELDS,
     InvalidQuote,
+    market_cap_basis,
     quote_is_due,
     refresh_quotes,
 )
@@ -75,7 +77,10 @@ __all__ = [
     "Progress",
     "PruneResult",
     "QUOTE_UPDATE_FIELDS",
+    "note_symbol_answers",
+    "reactivate_instruments",
     "SNAPSHOT_UPDATE_FIELDS",
+    "market_cap_basis",
     "STALE_AFTER",
     "add_instrument",
     "apply_profile",

@@ -1,4 +1,5 @@
-"""Daily bars and splits: backfills, updates, and re-fetching history after a new split."""
+"""Daily bars, splits and dividends: backfills, updates, and re-fetching history after a new
+split; symbols the provider keeps not knowing are made inactive (market.services.delisting)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.utils import timezone
 from market import sessions, signals
 from market.models import (
     DailyBar,
+    Dividend,
     Instrument,
     RefreshRun,
     SplitEvent,
@@ -24,8 +26,10 @@ from market.models import (
 from market.providers import (
     BarsData,
     MarketDataProvider,
+    UnknownSymbol,
     get_provider,
 )
+from market.services.delisting import note_symbol_answers
 from market.services.runs import (
     Progress,
     claim_run,
@@ -54,6 +58,10 @@ class _BarsTally:
     dropped: dict[str, int] = field(default_factory=dict)  # symbol -> bars without a close
     new_split_ids: list[int] = field(default_factory=list)
     refetch: dict[int, date] = field(default_factory=dict)  # instrument id -> first stored bar
+    dividends: int = 0
+    answered: set[int] = field(default_factory=set)  # ids the provider had an answer for
+    unknown: dict[int, str] = field(default_factory=dict)  # id -> why it did not know the symbol
+    deactivated: list[str] = field(default_factory=list)
 
 
 def _bar_rows(instrument_id: int, data: BarsData, source: str) -> tuple[list[DailyBar], int]:
@@ -89,9 +97,10 @@ def _store_bars(
     first_dates: dict[int, date | None],
     tally: _BarsTally,
 ) -> None:
-    """Upsert the bars and splits of one provider answer; note the new splits."""
+    """Upsert the bars, splits and dividends of one provider answer; note the new splits."""
     bars: list[DailyBar] = []
     splits: dict[tuple[int, date], SplitEvent] = {}
+    dividends: dict[tuple[int, date], Dividend] = {}
     for symbol, data in batch_items.items():
         instrument = instruments.get(symbol)
         if instrument is None:
@@ -110,6 +119,13 @@ def _store_bars(
                 splits[(instrument.pk, split.date)] = SplitEvent(
                     instrument_id=instrument.pk, date=split.date, ratio=ratio
                 )
+        for dividend in data.dividends:  # clean values (market.providers.base)
+            dividends[(instrument.pk, dividend.date)] = Dividend(
+                instrument_id=instrument.pk,
+                ex_date=dividend.date,
+                amount=dividend.amount,
+                currency=dividend.currency,
+            )
     with transaction.atomic():
         known = set()
         if splits:
@@ -125,6 +141,13 @@ def _store_bars(
             update_fields=BAR_UPDATE_FIELDS,
             batch_size=BAR_BATCH_SIZE,
         )
+        if dividends:
+            Dividend.objects.bulk_create(
+                list(dividends.values()),
+                update_conflicts=True,
+                unique_fields=["instrument", "ex_date"],
+                update_fields=["amount", "currency"],
+            )
         new_keys = [key for key in splits if key not in known]
         if splits:
             SplitEvent.objects.bulk_create(
@@ -150,6 +173,7 @@ def _store_bars(
                     tally.refetch[instrument_id] = first
         RefreshRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
     tally.bars += len(bars)
+    tally.dividends += len(dividends)
 
 
 def _send_splits_recorded(split_event_ids: list[int]) -> None:
@@ -193,6 +217,9 @@ def _fetch_and_store(
             for symbol, error in batch.errors.items():
                 if symbol in chunk:
                     errors[symbol] = describe_error(error)
+                    if isinstance(error, UnknownSymbol):
+                        tally.unknown[chunk[symbol].pk] = errors[symbol]
+            tally.answered.update(chunk[s].pk for s in batch.items if s in chunk)
             for symbol in chunk:
                 if symbol not in batch.items and symbol not in batch.errors:
                     errors[symbol] = "no bars in the provider's answer"
@@ -263,6 +290,7 @@ def _run_bars(
             progress(len(plan) + len(tally.refetch), len(plan) + len(tally.refetch))
     except BaseException as exc:
         note_rate_limit(provider.name, exc)
+        tally.deactivated = note_symbol_answers(tally.answered, tally.unknown, now=now)
         finish_run(
             run,
             RefreshRun.Status.PARTIAL if tally.instruments else RefreshRun.Status.FAILED,
@@ -274,6 +302,7 @@ def _run_bars(
             details=_bars_details(tally),
         )
         raise
+    tally.deactivated = note_symbol_answers(tally.answered, tally.unknown, now=now)
     stored = len(tally.instruments)
     return finish_run(
         run,
@@ -294,6 +323,8 @@ def _bars_details(tally: _BarsTally) -> dict:
         "split_event_ids": tally.new_split_ids,
         "refetched": len(tally.refetch),
         "dropped_bars": tally.dropped,
+        "dividends": tally.dividends,
+        "deactivated": tally.deactivated,
     }
 
 

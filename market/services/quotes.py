@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -37,15 +37,15 @@ from market.services.runs import (
 )
 from market.services.values import (
     CENTS,
-    MONEY_LIMIT,
     aware_or_none,
     change_or_none,
     count_or_none,
-    decimal_or_none,
     positive_or_none,
 )
 
 logger = logging.getLogger(__name__)
+
+SHARE_PLACES = Decimal("0.0001")  # Quote.market_cap_shares
 
 
 QUOTE_UPDATE_FIELDS = [
@@ -65,6 +65,8 @@ QUOTE_UPDATE_FIELDS = [
     "volume",
     "shares_outstanding",
     "market_cap",
+    "market_cap_source",
+    "market_cap_shares",
     "currency",
     "provider_time",
     "fetched_at",
@@ -123,6 +125,22 @@ def quote_is_due(
     return fetched_at <= now - timedelta(minutes=settings.CLOSED_MARKET_REFRESH_MINUTES)
 
 
+def market_cap_basis(
+    price: Decimal, market_cap: Decimal | None, shares: int | None
+) -> tuple[Decimal | None, Decimal | None, str]:
+    """(market cap, the shares it is priced on, where it comes from).
+
+    The provider's own figure when it gives one (price x shares outstanding is wrong for a
+    company with several share classes or ADRs), with the share count it implies, on which the
+    pages put the pre- and post-market prices; price x shares outstanding only without it."""
+    if market_cap is not None:
+        implied = (market_cap / price).quantize(SHARE_PLACES, rounding=ROUND_HALF_EVEN)
+        return market_cap, implied, Quote.CapSource.PROVIDER
+    if shares:
+        return (price * shares).quantize(CENTS), Decimal(shares), Quote.CapSource.SHARES
+    return None, None, ""
+
+
 def _quote_row(held: _Held, data: QuoteData, state: str, now: datetime) -> Quote:
     price = positive_or_none(data.price)
     if price is None:
@@ -137,10 +155,7 @@ def _quote_row(held: _Held, data: QuoteData, state: str, now: datetime) -> Quote
     pre_change, pre_percent = change_or_none(pre_market_price, pre_reference)
     post_change, post_percent = change_or_none(post_market_price, price)
     shares = count_or_none(data.shares_outstanding) or held.shares_outstanding
-    if shares:
-        market_cap = decimal_or_none(price * shares, places=CENTS, limit=MONEY_LIMIT)
-    else:
-        market_cap = positive_or_none(data.market_cap, places=CENTS, limit=MONEY_LIMIT)
+    market_cap, cap_shares, cap_source = market_cap_basis(price, data.market_cap, shares)
     return Quote(
         instrument_id=held.pk,
         price=price,
@@ -159,6 +174,8 @@ def _quote_row(held: _Held, data: QuoteData, state: str, now: datetime) -> Quote
         volume=count_or_none(data.volume),
         shares_outstanding=shares or None,
         market_cap=market_cap,
+        market_cap_source=cap_source,
+        market_cap_shares=cap_shares,
         currency=(data.currency or held.currency or "")[:3].upper(),
         provider_time=aware_or_none(data.provider_time),
         fetched_at=now,

@@ -87,7 +87,7 @@ def test_filename_has_the_object_and_the_date():
 @pytest.fixture
 def iren(db):
     instrument = InstrumentFactory(symbol="IREN", currency="USD")
-    for day, close in [(2, "10.12345678"), (3, "11"), (6, "9.5"), (7, "12")]:
+    for day, close in [(2, "10.123456"), (3, "11"), (6, "9.5"), (7, "12")]:
         DailyBarFactory(
             instrument=instrument,
             date=dt.date(2025, 1, day),
@@ -127,7 +127,7 @@ def test_daily_history_streams_the_range_with_its_source(client, iren):
 
 def test_daily_history_keeps_every_decimal_place(client, iren):
     rows = read_csv(client.get("/miners/IREN/history.csv?start=2025-01-01&end=2025-01-02"))
-    assert rows[1][5] == "10.12345678"
+    assert rows[1][5] == "10.123456"  # bars keep the 6 places the provider sends
 
 
 def test_daily_history_defaults_to_the_last_year(client, iren, settings):
