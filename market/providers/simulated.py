@@ -113,18 +113,9 @@ def trades_round_the_clock(symbol: str) -> bool:
 
 # Rough units of USD per currency, to start simulated FX walks somewhere plausible.
 FX_START_USD = {
-    "USD": 1.0,
-    "CAD": 0.72,
-    "AUD": 0.65,
-    "EUR": 1.08,
-    "GBP": 1.27,
-    "SGD": 0.74,
-    "CHF": 1.12,
-    "JPY": 0.0067,
-    "HKD": 0.128,
-    "NOK": 0.093,
-    "SEK": 0.095,
-}
+    "USD": 1.0, "CAD": 0.72, "AUD": 0.65, "EUR": 1.08, "GBP": 1.27, "SGD": 0.74,
+    "CHF": 1.12, "JPY": 0.0067, "HKD": 0.128, "NOK": 0.093, "SEK": 0.095,
+}  # fmt: skip
 
 
 def _kind(symbol: str) -> str:

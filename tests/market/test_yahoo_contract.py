@@ -112,3 +112,33 @@ def test_cookie_and_crumb_once_per_process_then_one_request_per_refresh(tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[3, 1]"
+
+
+def test_the_process_session_notes_statuses_and_retry_after():
+    # YahooSession (curl_cffi) against a local server: the status and Retry-After yfinance
+    # would drop are noted for the provider.
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from market.providers.yahoo_http import YahooSession, last_response
+
+    class TooMany(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(429)
+            self.send_header("Retry-After", "7")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TooMany)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        response = YahooSession().get(f"http://127.0.0.1:{server.server_port}/v7/finance/quote")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert response.status_code == 429
+    assert (last_response.status, last_response.retry_after) == (429, 7.0)
