@@ -16,12 +16,29 @@ def _on_quotes_refreshed(sender, refresh_run_id=None, **kwargs):
 
 
 def _on_splits_recorded(sender, split_event_ids=(), **kwargs):
-    """Apply new splits right away: they are rare, and only holdings of the split instruments
-    are recomputed (each in its own transaction)."""
-    from portfolios.services import apply_splits
+    """Queue the ledgers' update for new splits (found by a bars run), so the bars task does not
+    wait for every holding of the split instruments to be recomputed."""
+    from portfolios.tasks import apply_splits
 
-    if split_event_ids:
-        apply_splits(list(split_event_ids))
+    if not split_event_ids:
+        return
+    try:
+        apply_splits.delay_on_commit(split_event_ids=list(split_event_ids))
+    except Exception:  # the broker is down: the next recompute of each holding applies them
+        log.exception("could not queue the ledger update for splits %s", split_event_ids)
+
+
+def _on_split_event_changed(sender, instance, raw=False, **kwargs):
+    """A split added, edited or deleted outside a bars run (in the admin) reaches the ledgers:
+    every holding of its instrument is recomputed once the change has committed."""
+    from portfolios.tasks import apply_splits
+
+    if raw:  # loaddata: the fixture's ledgers are loaded as they were
+        return
+    try:
+        apply_splits.delay_on_commit(instrument_ids=[instance.instrument_id])
+    except Exception:
+        log.exception("could not queue the ledger update for %s's splits", instance.instrument_id)
 
 
 def _parent_owner_changed(parent: str):
@@ -53,7 +70,20 @@ class PortfoliosConfig(AppConfig):
 
         quotes_refreshed.connect(_on_quotes_refreshed, dispatch_uid="portfolios.alerts")
         splits_recorded.connect(_on_splits_recorded, dispatch_uid="portfolios.splits")
+        self._connect_split_events()
         self._connect_page_cache()
+
+    def _connect_split_events(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from market.models import SplitEvent
+
+        for signal, suffix in ((post_save, "save"), (post_delete, "delete")):
+            signal.connect(
+                _on_split_event_changed,
+                sender=SplitEvent,
+                dispatch_uid=f"portfolios.split.{suffix}",
+            )
 
     def _connect_page_cache(self) -> None:
         """Saves and deletes of a user's rows, wherever they come from (a form, the admin, a

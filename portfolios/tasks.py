@@ -14,6 +14,9 @@ def evaluate_alerts(refresh_run_id: int | None = None) -> int:
 
 
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=540, ignore_result=True)
-def apply_splits(split_event_ids: list[int]) -> int:
-    """Apply new split events to every ledger that holds the split instruments."""
-    return services.apply_splits(split_event_ids)
+def apply_splits(
+    split_event_ids: list[int] | None = None, instrument_ids: list[int] | None = None
+) -> int:
+    """Bring the ledgers holding these instruments (those of new split events, or those whose
+    split history was edited) in line with their split history."""
+    return services.apply_splits(split_event_ids or (), instrument_ids=instrument_ids or ())

@@ -525,19 +525,21 @@ def _blame_rows(
     return errors
 
 
-def apply_splits(split_event_ids: Sequence[int]) -> int:
+def apply_splits(split_event_ids: Sequence[int] = (), *, instrument_ids: Sequence[int] = ()) -> int:
     """Bring every holding of the split instruments in line with their split history.
 
-    Each holding is recomputed in its own transaction (recompute_holding adds the split entry,
-    once: the ledger keys it by holding and date). A holding whose trades contradict a split (a
-    later sell of more shares than the split leaves) is left as it was and its owner is told.
-    Returns the number of holdings recomputed.
+    The instruments are those of `split_event_ids` (new events) and `instrument_ids` (whose
+    history was edited: an event changed or deleted). Each holding is recomputed in its own
+    transaction (recompute_holding adds, adjusts or removes the split entries). A holding whose
+    trades contradict the history (a later sell of more shares than the split leaves) is left as
+    it was and its owner is told. Returns the number of holdings recomputed.
     """
     events = list(SplitEvent.objects.filter(pk__in=split_event_ids).select_related("instrument"))
-    if not events:
+    instruments = {e.instrument_id for e in events} | set(instrument_ids)
+    if not instruments:
         return 0
     holding_ids = list(
-        Holding.objects.filter(instrument_id__in={e.instrument_id for e in events})
+        Holding.objects.filter(instrument_id__in=instruments)
         .values_list("pk", flat=True)
         .order_by("pk")
     )
@@ -563,10 +565,16 @@ def apply_splits(split_event_ids: Sequence[int]) -> int:
 def _notify_split_conflict(
     holding: Holding, oversold: list[ledger.Oversold], events: list[SplitEvent]
 ) -> None:
-    event = next(e for e in events if e.instrument_id == holding.instrument_id)
+    event = next((e for e in events if e.instrument_id == holding.instrument_id), None)
+    symbol = holding.instrument.symbol
+    what = (
+        f"{symbol}'s {split_label(event.ratio)} on {event.date}"
+        if event is not None
+        else f"The change to {symbol}'s split history"
+    )
     first = oversold[0]
     text = (
-        f"{holding.instrument.symbol}'s {split_label(event.ratio)} on {event.date} could not be "
+        f"{what} could not be "
         f"applied to {holding.portfolio.name}: your sell of {_quantity_text(first.wanted)} on "
         f"{first.trade_date} is more than the {_quantity_text(first.held)} shares held then. "
         "Please review these trades."

@@ -75,3 +75,15 @@ def split_event(db):
         )
 
     return make
+
+
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks queued during the test run at once, in the test's process and database."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = False

@@ -237,10 +237,17 @@ def test_a_delete_that_would_oversell_a_later_sell_is_refused(portfolio, iren, t
     assert holding_of(portfolio, iren).quantity == D("2")
 
 
-def test_the_splits_recorded_signal_applies_new_splits(portfolio, iren, trade, split_event):
+def test_the_splits_recorded_signal_queues_the_ledgers_update(
+    portfolio, iren, trade, split_event, eager_tasks, django_capture_on_commit_callbacks
+):
     from market.signals import splits_recorded
 
     trade(iren, "buy", "2025-01-06", 10, "40")
     event = split_event(iren, "2025-02-03", "4")
-    splits_recorded.send(sender=None, split_event_ids=[event.pk])
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        splits_recorded.send(sender=None, split_event_ids=[event.pk])
+    # Nothing runs inside the sender's transaction: the update waits for the commit.
+    assert holding_of(portfolio, iren).quantity == D("10")
+    assert len(queued) == 1
+    queued[0]()
     assert holding_of(portfolio, iren).quantity == D("40")
