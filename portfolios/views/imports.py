@@ -1,4 +1,4 @@
-"""CSV downloads of a user's own data, and the import of transactions from a CSV file.
+"""The import of transactions from a CSV file: upload, preview, confirm.
 
 Every view starts its query from the signed-in user, so another user's portfolio is a 404.
 """
@@ -15,13 +15,10 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from market.csv_export import csv_response, export_filename
-from portfolios import csv_export, selectors
 from portfolios.csv_import import (
     ImportBlocked,
     ImportPreview,
@@ -31,84 +28,13 @@ from portfolios.csv_import import (
     parse_transactions_csv,
     preview_import,
 )
-from portfolios.models import Portfolio, Watchlist
+from portfolios.models import Portfolio
 from portfolios.services.instruments import find_or_add_instrument
 
 # An uploaded file waits this long (seconds) for its confirmation.
 PENDING_IMPORT_SECONDS = 3600
 # Each symbol is looked up with the market-data provider: keep one request's lookups bounded.
 MAX_SYMBOLS_ADDED = 20
-
-
-# -- exports --------------------------------------------------------------------------------------
-
-
-@login_required
-@require_GET
-def transactions_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    """The portfolio's ledger; `?symbol=` keeps one instrument's entries, as the page's filter."""
-    portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
-    entries = selectors.portfolio_transactions(portfolio)
-    symbol = request.GET.get("symbol", "").strip().upper()
-    parts = [portfolio.name, "transactions"]
-    if symbol:
-        entries = entries.filter(holding__instrument__symbol=symbol)
-        parts.insert(1, symbol)
-    return csv_response(
-        export_filename(*parts, on=timezone.localdate()),
-        csv_export.TRANSACTIONS_HEADER,
-        csv_export.transaction_rows(entries),
-    )
-
-
-@login_required
-@require_GET
-def all_transactions_csv(request: HttpRequest) -> HttpResponse:
-    return csv_response(
-        export_filename("all", "transactions", on=timezone.localdate()),
-        ["portfolio", *csv_export.TRANSACTIONS_HEADER],
-        csv_export.transaction_rows(selectors.user_transactions(request.user), with_portfolio=True),
-    )
-
-
-@login_required
-@require_GET
-def positions_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
-    return csv_response(
-        export_filename(portfolio.name, "positions", on=timezone.localdate()),
-        csv_export.POSITIONS_HEADER,
-        csv_export.position_rows(selectors.portfolio_positions(portfolio)),
-    )
-
-
-@login_required
-@require_GET
-def exposure_csv(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    """Exposure of one portfolio, or (without `pk`) of all the user's portfolios together."""
-    portfolio = None
-    if pk is not None:
-        portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
-    name = portfolio.name if portfolio else "all"
-    return csv_response(
-        export_filename(name, "exposure", on=timezone.localdate()),
-        csv_export.EXPOSURE_HEADER,
-        csv_export.exposure_rows(selectors.exposure(request.user, portfolio)),
-    )
-
-
-@login_required
-@require_GET
-def watchlist_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    watchlist = get_object_or_404(Watchlist, pk=pk, owner=request.user)
-    return csv_response(
-        export_filename(watchlist.name, "watchlist", on=timezone.localdate()),
-        csv_export.WATCHLIST_HEADER,
-        csv_export.watchlist_rows(selectors.watchlist_items(watchlist)),
-    )
-
-
-# -- import ---------------------------------------------------------------------------------------
 
 
 class UploadForm(forms.Form):
