@@ -33,4 +33,9 @@ urlpatterns = [
         imports.add_symbols_and_preview,
         name="import_add_symbols",
     ),
+    path(
+        "portfolios/<int:pk>/import/listings/",
+        imports.choose_listings_and_preview,
+        name="import_listings",
+    ),
 ]

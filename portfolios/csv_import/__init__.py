@@ -1,33 +1,42 @@
 """Importing transactions from a CSV file.
 
-`reader` reads a file without touching the database; `service` checks what it read against the
-database and writes it through the ledger. Import from here:
+`reader` (with `cells` and `formats`) reads a file without touching the database; `service`
+checks what it read against the database and writes it through the ledger. Import from here:
 `from portfolios.csv_import import preview_import`.
 """
 
-from portfolios.csv_import.reader import (
+from portfolios.csv_import.cells import (
     ImportRefused,
+    decode_upload,
+    detect_delimiter,
+    file_size_text,
+    is_isin,
+    parse_date,
+    parse_decimal,
+    parse_money,
+    parse_us_date,
+    un_neutralise,
+)
+from portfolios.csv_import.formats import BROKER_LAYOUTS, COLUMN_ALIASES, detect_layout
+from portfolios.csv_import.reader import (
     ParsedFile,
     RowProblem,
     SkippedRow,
     TradeRow,
-    decode_upload,
-    detect_delimiter,
-    file_size_text,
-    parse_date,
-    parse_decimal,
     parse_transactions_csv,
-    un_neutralise,
 )
 from portfolios.csv_import.service import (
     ImportBlocked,
     ImportPreview,
     ImportResult,
+    SymbolMapping,
     confirm_import,
     preview_import,
 )
 
 __all__ = [
+    "BROKER_LAYOUTS",
+    "COLUMN_ALIASES",
     "ImportBlocked",
     "ImportPreview",
     "ImportRefused",
@@ -35,14 +44,19 @@ __all__ = [
     "ParsedFile",
     "RowProblem",
     "SkippedRow",
+    "SymbolMapping",
     "TradeRow",
     "confirm_import",
     "decode_upload",
     "detect_delimiter",
+    "detect_layout",
     "file_size_text",
+    "is_isin",
     "parse_date",
     "parse_decimal",
+    "parse_money",
     "parse_transactions_csv",
+    "parse_us_date",
     "preview_import",
     "un_neutralise",
 ]

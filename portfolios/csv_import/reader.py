@@ -1,9 +1,11 @@
-"""Reading transactions from an uploaded CSV, pure (bytes in, rows and row-numbered problems
-out, no database): our own transactions export, or an activity CSV in Ghostfolio's format (and
-the header aliases it accepts).
+"""Reading transactions from an uploaded CSV file: pure (bytes in, rows and row-numbered problems
+out, no database).
 
-`parse_transactions_csv` refuses a whole file with `ImportRefused` when it cannot be read as a
-table of trades at all.
+The file may be our own transactions export, Ghostfolio's activity CSV (and files using the
+header aliases it accepts), or a broker's export whose layout `formats` recognises by its
+header. `parse_transactions_csv` refuses a whole file with `ImportRefused` only when it cannot
+be read as a table of trades at all; otherwise every record becomes a trade, a skipped row (with
+its reason) or row problems.
 """
 
 from __future__ import annotations
@@ -14,88 +16,41 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from market.csv_export import FORMULA_TRIGGERS
 from market.rules import NOTE_MAX_LENGTH, SYMBOL_RE
-
-# Each field we read, with the headers (compared case-insensitively, spaces and underscores
-# ignored) that name it. The first alias is the one our own export writes.
-COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "date": ("date", "TradeDate"),
-    "symbol": ("symbol", "Code", "Ticker"),
-    "type": ("type", "Action", "Buy/Sell"),
-    "quantity": ("quantity", "Qty", "Shares", "Units"),
-    "price": ("price", "UnitPrice", "TradePrice"),
-    "fee": ("fee", "Commission", "IBCommission"),
-    "currency": ("currency", "Ccy", "CurrencyPrimary"),
-    "note": ("note", "Comment"),
-}
-REQUIRED_FIELDS = ("date", "symbol", "type", "quantity", "price")
-FIELD_LABELS = {
-    "date": "Date",
-    "symbol": "Symbol",
-    "type": "Type",
-    "quantity": "Quantity",
-    "price": "Price",
-    "fee": "Fee",
-    "currency": "Currency",
-    "note": "Note",
-}
-TRADE_KINDS = {"buy": "buy", "sell": "sell"}
-# Activity kinds other trackers export that a portfolio of holdings does not record: listed as
-# skipped in the preview, never silently dropped. Split entries in our own export are skipped
-# because the ledger applies splits from the market's split history itself.
-SKIPPED_KINDS = {
-    "dividend": "dividends are not tracked",
-    "fee": "stand-alone fees are not tracked",
-    "interest": "interest is not tracked",
-    "item": "valuables (items) are not tracked",
-    "liability": "liabilities are not tracked",
-    "deposit": "cash movements are not tracked",
-    "withdrawal": "cash movements are not tracked",
-    "cash": "cash movements are not tracked",
-    "tax": "taxes are not tracked",
-    "transfer": "transfers are not tracked",
-    "split": "splits are applied from the market's split history, not from files",
-}
-# The ledger stores DecimalField(max_digits=20, decimal_places=8).
-MAX_DECIMAL_PLACES = 8
-MAX_INTEGER_DIGITS = 12
-CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
-DELIMITERS = (",", ";", "\t")
-
-# (regex, order of day/month/year groups, the format as users read it)
-_DATE_FORMATS = [
-    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), "ymd"),
-    (re.compile(r"^(\d{1,2})-(\d{1,2})-(\d{4})$"), "dmy"),
-    (re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$"), "dmy"),
-    (re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$"), "dmy"),
-    (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), "ymd"),
-]
-_TWO_DIGIT_YEAR = re.compile(
-    r"^\d{1,2}[-/.]\d{1,2}[-/.]\d{2}$|^\d{2}[-/.]\d{1,2}[-/.]\d{1,2}$|^\d{6}$"
+from portfolios.csv_import.cells import (
+    ImportRefused,
+    decode_upload,
+    detect_delimiter,
+    file_size_text,
+    is_isin,
+    looks_like_data,
+    parse_date,
+    parse_decimal,
+    parse_money,
+    parse_us_date,
+    un_neutralise,
 )
-# An ISO timestamp (as Ghostfolio writes its dates): only the calendar date is kept.
-_ISO_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}")
-_BINARY_SIGNATURES = [
-    (b"PK\x03\x04", "a ZIP archive or an Excel workbook (.xlsx)"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-]
-DATE_FORMATS_TEXT = "YYYY-MM-DD, DD-MM-YYYY, DD/MM/YYYY, DD.MM.YYYY or YYYYMMDD"
+from portfolios.csv_import.formats import (
+    COLUMN_ALIASES,
+    FIELD_LABELS,
+    GENERIC,
+    REQUIRED_FIELDS,
+    Layout,
+    detect_layout,
+    normalise_header,
+)
 
-
-class ImportRefused(Exception):
-    """The file as a whole cannot be imported; the message says why, in words for the user."""
+STORED = Decimal("0.00000001")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MAX_PREAMBLE_LINES = 3
 
 
 @dataclass(frozen=True)
 class TradeRow:
-    """A buy or sell read from one record of the file."""
+    """A buy or sell read from one record of the file. `symbol` is as written (upper-cased);
+    `isin` is set when the file identifies the security by ISIN (symbol may then be empty)."""
 
     line: int
     symbol: str
@@ -106,11 +61,12 @@ class TradeRow:
     fee: Decimal
     note: str = ""
     currency: str = ""
+    isin: str = ""
 
     @property
-    def fingerprint(self) -> tuple:
-        """What makes two trades the same trade (the note may have been edited since)."""
-        return (self.symbol, self.kind, self.trade_date, self.quantity, self.price, self.fee)
+    def code(self) -> str:
+        """What the file calls the security: its symbol, or its ISIN."""
+        return self.symbol or self.isin
 
 
 @dataclass(frozen=True)
@@ -134,172 +90,104 @@ class ParsedFile:
     delimiter: str
     columns: dict[str, str]  # field -> header as written in the file
     ignored_columns: list[str]
+    layout: str = ""  # the broker layout recognised ("" for the generic one)
     trades: list[TradeRow] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     skipped: list[SkippedRow] = field(default_factory=list)
 
 
-def _normalise_header(name: str) -> str:
-    return re.sub(r"[\s_]+", "", name.strip().lower())
-
-
 _ALIAS_TO_FIELD = {
-    _normalise_header(alias): name for name, aliases in COLUMN_ALIASES.items() for alias in aliases
+    normalise_header(alias): name for name, aliases in COLUMN_ALIASES.items() for alias in aliases
 }
 
 
-def decode_upload(content: bytes) -> str:
-    """The file's text, or ImportRefused when it is not UTF-8 text (a UTF-8 BOM is fine)."""
-    if not content.strip():
-        raise ImportRefused("The file is empty.")
-    head = content[:8]
-    for signature, what in _BINARY_SIGNATURES:
-        if head.startswith(signature):
-            raise ImportRefused(
-                f"This is not a CSV file: it looks like {what}. "
-                "Export or save it as CSV (comma- or semicolon-separated) and upload that."
-            )
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+@dataclass
+class _Columns:
+    layout: Layout
+    positions: dict[str, int]  # field -> index
+    written: dict[str, str]  # field -> header as written
+    ignored: list[str]
+    headers: list[str]
+    fees: list[tuple[int, int | None, str]]  # (amount index, its currency's index, header)
+    exchange_rate: int | None = None
+
+
+def _refuse_header(header: list[str]) -> None:
+    cells = [cell for cell in header if cell.strip()]
+    if cells and any(looks_like_data(cell) for cell in cells):
         raise ImportRefused(
-            "The file is encoded as UTF-16. Save it as CSV UTF-8 (in Excel: "
-            "Save As › CSV UTF-8) and upload it again."
-        )
-    if b"\x00" in content[:65536]:
-        raise ImportRefused("This is not a CSV file: it contains binary data (NUL bytes).")
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = content[: exc.start].count(b"\n") + 1
-        byte = content[exc.start : exc.start + 1].hex().upper()
-        raise ImportRefused(
-            f"The file is not UTF-8 text (byte 0x{byte} on line {line} is not valid UTF-8; "
-            "it was probably saved as Windows-1252 or Latin-1). Save it as CSV UTF-8 and "
-            "upload it again."
-        ) from exc
-    return text
-
-
-def detect_delimiter(header_line: str) -> str | None:
-    """The delimiter of the header line: the most frequent of comma, semicolon and tab outside
-    quotes, or None when the line has none of them."""
-    counts = dict.fromkeys(DELIMITERS, 0)
-    quoted = False
-    for char in header_line:
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in counts:
-            counts[char] += 1
-    best = max(DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else None
-
-
-def parse_date(text: str) -> dt.date:
-    """A trade date in one of the accepted formats; ValueError with the reason otherwise."""
-    value = text.strip()
-    timestamp = _ISO_TIMESTAMP.match(value)
-    if timestamp:
-        value = timestamp.group(1)
-    if _TWO_DIGIT_YEAR.match(value):
-        raise ValueError(
-            f"{text!r} has a two-digit year, which is ambiguous: write the year in full "
-            "(e.g. 2025-01-31 or 31.01.2025)"
-        )
-    for pattern, order in _DATE_FORMATS:
-        match = pattern.match(value)
-        if not match:
-            continue
-        first, second, third = (int(g) for g in match.groups())
-        year, month, day = (first, second, third) if order == "ymd" else (third, second, first)
-        try:
-            return dt.date(year, month, day)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a real date") from None
-    raise ValueError(f"{text!r} is not a date in a format we read ({DATE_FORMATS_TEXT})")
-
-
-def parse_decimal(text: str, *, decimal_comma: bool = False) -> Decimal:
-    """An exact Decimal from a cell; `decimal_comma` allows "12,5" in semicolon files."""
-    value = text.strip().replace("\u00a0", "").replace(" ", "")
-    if value.startswith("'"):
-        value = value[1:]
-    if decimal_comma and "," in value:
-        if "." in value or value.count(",") > 1:
-            raise ValueError(f"{text!r} mixes separators: write it without thousands separators")
-        value = value.replace(",", ".")
-    elif "," in value:
-        raise ValueError(
-            f"{text!r} has a comma: use . as the decimal point and no thousands separator"
-        )
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{text!r} is not a number")
-    exponent = number.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if -exponent > MAX_DECIMAL_PLACES:
-        raise ValueError(f"{text!r} has more than {MAX_DECIMAL_PLACES} decimal places")
-    if number.adjusted() >= MAX_INTEGER_DIGITS:
-        raise ValueError(f"{text!r} is too large")
-    return number
-
-
-def un_neutralise(text: str) -> str:
-    """Undo the single quote our export puts before text a spreadsheet would run as a formula."""
-    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_TRIGGERS:
-        return text[1:]
-    return text
-
-
-def _looks_like_data(cell: str) -> bool:
-    try:
-        parse_date(cell)
-        return True
-    except ValueError:
-        pass
-    try:
-        parse_decimal(cell)
-        return True
-    except ValueError:
-        return False
-
-
-def _match_header(header: list[str]) -> tuple[dict[str, int], dict[str, str], list[str]]:
-    """Column positions and their headers by field, and the headers we ignore."""
-    positions: dict[str, int] = {}
-    written: dict[str, str] = {}
-    ignored: list[str] = []
-    for index, name in enumerate(header):
-        field_name = _ALIAS_TO_FIELD.get(_normalise_header(name))
-        if field_name is None or field_name in positions:
-            if name.strip():
-                ignored.append(name.strip())
-            continue
-        positions[field_name] = index
-        written[field_name] = name.strip()
-    if not positions:
-        cells = [cell for cell in header if cell.strip()]
-        if cells and any(_looks_like_data(cell) for cell in cells):
-            raise ImportRefused(
-                "The file has no header row: its first line holds data "
-                f"({', '.join(cells[:4])}…). Add a first line naming the columns: "
-                "Date, Symbol, Type, Quantity, Price (and optionally Fee, Currency, Note)."
-            )
-        raise ImportRefused(
-            "This does not look like a transactions CSV: none of the columns of its first line "
-            "is one we read "
-            f"(found: {', '.join(cells[:8]) or 'nothing'}). The header must name the columns: "
+            "The file has no header row: its first line holds data "
+            f"({', '.join(cells[:4])}…). Add a first line naming the columns: "
             "Date, Symbol, Type, Quantity, Price (and optionally Fee, Currency, Note)."
         )
-    missing = [name for name in REQUIRED_FIELDS if name not in positions]
+    raise ImportRefused(
+        "This does not look like a transactions CSV: none of the columns of its first line "
+        "is one we read "
+        f"(found: {', '.join(cells[:8]) or 'nothing'}). The header must name the columns: "
+        "Date, Symbol, Type, Quantity, Price (and optionally Fee, Currency, Note)."
+    )
+
+
+def _match_header(header: list[str]) -> _Columns:
+    """Where each field is, in a broker's layout or in the generic one."""
+    headers = [name.strip() for name in header]
+    index_of = {normalise_header(name): i for i, name in reversed(list(enumerate(headers)))}
+    layout = detect_layout(headers)
+    if layout is not None:
+        positions = {
+            name: index_of[normalise_header(written)]
+            for name, written in layout.columns.items()
+            if normalise_header(written) in index_of
+        }
+        fees = [
+            (index_of[normalise_header(fee)], index_of.get(normalise_header(currency)), fee)
+            for fee, currency in layout.fees.items()
+            if normalise_header(fee) in index_of
+        ]
+        used = set(positions.values()) | {i for i, _, _ in fees}
+        columns = _Columns(
+            layout=layout,
+            positions=positions,
+            written={name: headers[i] for name, i in positions.items()},
+            ignored=[name for i, name in enumerate(headers) if name and i not in used],
+            headers=headers,
+            fees=fees,
+            exchange_rate=index_of.get(normalise_header(layout.exchange_rate or "-")),
+        )
+    else:
+        positions: dict[str, int] = {}
+        ignored: list[str] = []
+        for index, name in enumerate(headers):
+            field_name = _ALIAS_TO_FIELD.get(normalise_header(name))
+            if field_name is None or field_name in positions:
+                if name:
+                    ignored.append(name)
+                continue
+            positions[field_name] = index
+        if not positions:
+            _refuse_header(header)
+        columns = _Columns(
+            layout=GENERIC,
+            positions=positions,
+            written={name: headers[i] for name, i in positions.items()},
+            ignored=ignored,
+            headers=headers,
+            fees=[(positions["fee"], None, headers[positions["fee"]])]
+            if "fee" in positions
+            else [],
+        )
+    missing = [
+        name
+        for name in REQUIRED_FIELDS
+        if name not in columns.positions and not (name == "symbol" and "isin" in columns.positions)
+    ]
     if missing:
         described = "; ".join(
             f"{FIELD_LABELS[name]} (also read as: {', '.join(COLUMN_ALIASES[name][1:])})"
             for name in missing
         )
         raise ImportRefused(f"Missing required column(s): {described}.")
-    return positions, written, ignored
+    return columns
 
 
 def parse_transactions_csv(content: bytes, *, max_bytes: int | None = None) -> ParsedFile:
@@ -315,16 +203,19 @@ def parse_transactions_csv(content: bytes, *, max_bytes: int | None = None) -> P
     text = decode_upload(content)
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = detect_delimiter(first_line)
-    if delimiter is None and _normalise_header(first_line) not in _ALIAS_TO_FIELD:
-        raise ImportRefused(
-            "This does not look like a CSV file: its first line has no comma, semicolon or tab "
-            "separating columns."
-        )
+    if delimiter is None and normalise_header(first_line) not in _ALIAS_TO_FIELD:
+        lines = [line for line in text.splitlines() if line.strip()][1 : MAX_PREAMBLE_LINES + 1]
+        delimiter = next((d for d in map(detect_delimiter, lines) if d), None)
+        if delimiter is None:
+            raise ImportRefused(
+                "This does not look like a CSV file: its first line has no comma, semicolon or "
+                "tab separating columns."
+            )
     delimiter = delimiter or ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     parsed: ParsedFile | None = None
-    positions: dict[str, int] = {}
-    header_width = 0
+    columns: _Columns | None = None
+    preamble = 0
     line = 1
     try:
         for record in reader:
@@ -332,17 +223,30 @@ def parse_transactions_csv(content: bytes, *, max_bytes: int | None = None) -> P
             line = reader.line_num + 1
             if not any(cell.strip() for cell in record):
                 continue
-            if parsed is None:
-                positions, written, ignored = _match_header(record)
+            if columns is None:
+                try:
+                    columns = _match_header(record)
+                except ImportRefused:
+                    # A title line above the header ("Transactions for account …").
+                    cells = [cell for cell in record if cell.strip()]
+                    if (
+                        len(cells) == 1
+                        and preamble < MAX_PREAMBLE_LINES
+                        and not looks_like_data(cells[0])
+                    ):
+                        preamble += 1
+                        continue
+                    raise
                 parsed = ParsedFile(
                     sha256=hashlib.sha256(content).hexdigest(),
                     delimiter=delimiter,
-                    columns=written,
-                    ignored_columns=ignored,
+                    columns=columns.written,
+                    ignored_columns=columns.ignored,
+                    layout=columns.layout.name,
                 )
-                header_width = len(record)
                 continue
-            _read_record(parsed, positions, record, start_line, header_width)
+            assert parsed is not None
+            _read_record(parsed, columns, record, start_line)
     except csv.Error as exc:
         raise ImportRefused(f"This is not a well-formed CSV file: line {line}: {exc}.") from exc
     if parsed is None:
@@ -352,77 +256,118 @@ def parse_transactions_csv(content: bytes, *, max_bytes: int | None = None) -> P
     return parsed
 
 
-def _read_record(
-    parsed: ParsedFile, positions: dict[str, int], record: list[str], line: int, width: int
-) -> None:
+def _read_record(parsed: ParsedFile, columns: _Columns, record: list[str], line: int) -> None:
+    layout = columns.layout
+
+    def at(index: int | None) -> str:
+        return record[index].strip() if index is not None and index < len(record) else ""
+
     def cell(name: str) -> str:
-        index = positions.get(name)
-        if index is None or index >= len(record):
-            return ""
-        return record[index].strip()
+        return at(columns.positions.get(name))
 
     def column(name: str) -> str:
         return parsed.columns.get(name, FIELD_LABELS[name])
 
     problems: list[RowProblem] = []
 
-    def problem(name: str, message: str) -> None:
-        problems.append(RowProblem(line, column(name) if name else "", message))
+    def problem(name: str, message: str, header: str = "") -> None:
+        problems.append(RowProblem(line, header or (column(name) if name else ""), message))
 
+    def skip(kind: str, reason: str) -> None:
+        parsed.skipped.append(
+            SkippedRow(line, kind, (cell("symbol") or cell("isin")).upper(), reason)
+        )
+
+    width = len(columns.headers)
     if len(record) > width and any(value.strip() for value in record[width:]):
         problem("", f"has {len(record)} cells but the header names {width} columns")
 
+    reason = layout.skip_line(dict(zip(columns.headers, record, strict=False)))
+    if reason:
+        return skip(cell("type"), reason)
     kind_text = cell("type")
-    kind_key = kind_text.lower()
+    kind = layout.kind_of(kind_text) if kind_text else None
     if not kind_text:
         problem("type", "is empty: expected buy or sell")
-    elif kind_key in SKIPPED_KINDS:
-        parsed.skipped.append(
-            SkippedRow(line, kind_text, cell("symbol").upper(), SKIPPED_KINDS[kind_key])
-        )
-        return
-    elif kind_key not in TRADE_KINDS:
+    elif kind.skip:
+        return skip(kind_text, kind.skip)
+    elif not kind.trade:
         problem("type", f"{kind_text!r} is not buy or sell")
+    if cell("data_source").upper() == "MANUAL":
+        return skip(
+            kind_text, "priced by hand (DataSource MANUAL): there is no market price for it"
+        )
 
-    symbol = cell("symbol").upper()
-    if not symbol:
+    symbol, isin = cell("symbol").upper(), cell("isin").upper()
+    if symbol and not isin and is_isin(symbol):
+        symbol, isin = "", symbol
+    if isin and not is_isin(isin):
+        problem("isin", f"{cell('isin')!r} is not a valid ISIN")
+    if symbol and not SYMBOL_RE.match(symbol):
+        if not isin:
+            return skip(kind_text, f"“{cell('symbol')[:40]}” is not a ticker symbol we can price")
+        symbol = ""
+    if not symbol and not isin:
         problem("symbol", "is empty")
-    elif not SYMBOL_RE.match(symbol):
-        problem("symbol", f"{cell('symbol')!r} is not a valid symbol")
 
     trade_date = None
     if not cell("date"):
         problem("date", "is empty")
     else:
         try:
-            trade_date = parse_date(cell("date"))
+            read_date = parse_us_date if layout.month_first else parse_date
+            trade_date = read_date(cell("date"))
         except ValueError as exc:
             problem("date", str(exc))
 
-    decimal_comma = parsed.delimiter == ";"
+    def number(text: str) -> Decimal:
+        if layout.money_cells:
+            return parse_money(text)
+        return parse_decimal(text, decimal_comma=parsed.delimiter == ";")
+
     amounts: dict[str, Decimal] = {}
-    for name in ("quantity", "price", "fee"):
-        text = cell(name)
-        if not text:
-            if name == "fee":
-                amounts[name] = Decimal(0)
-            else:
-                problem(name, "is empty")
+    for name in ("quantity", "price"):
+        if not cell(name):
+            problem(name, "is empty")
             continue
         try:
-            amounts[name] = parse_decimal(text, decimal_comma=decimal_comma)
+            amounts[name] = number(cell(name))
         except ValueError as exc:
             problem(name, str(exc))
+    if "quantity" in amounts and layout.signed_quantity:
+        amounts["quantity"] = abs(amounts["quantity"])
     if "quantity" in amounts and amounts["quantity"] <= 0:
         problem("quantity", f"must be greater than zero, not {cell('quantity')}")
     if "price" in amounts and amounts["price"] <= 0:
         problem("price", f"must be greater than zero, not {cell('price')}")
-    if "fee" in amounts and amounts["fee"] < 0:
-        problem("fee", f"cannot be negative ({cell('fee')})")
 
     currency = cell("currency").upper()
     if currency and not CURRENCY_RE.match(currency):
         problem("currency", f"{cell('currency')!r} is not a 3-letter currency code")
+
+    fee = Decimal(0)
+    for index, currency_index, header in columns.fees:
+        text = at(index)
+        if not text:
+            continue
+        try:
+            # A fee written negative is a debit, as brokers print it: its size is the fee.
+            amount = abs(number(text))
+        except ValueError as exc:
+            problem("", str(exc), header)
+            continue
+        fee_currency = at(currency_index).upper()
+        if amount and fee_currency and currency and fee_currency != currency:
+            rate_text = at(columns.exchange_rate)
+            try:
+                rate = parse_decimal(rate_text) if rate_text else Decimal(0)
+            except ValueError:
+                rate = Decimal(0)
+            if rate <= 0:
+                problem("", f"is in {fee_currency}, the trade in {currency}", header)
+                continue
+            amount = (amount * rate).quantize(STORED)
+        fee += amount
 
     note = un_neutralise(cell("note"))
     if len(note) > NOTE_MAX_LENGTH:
@@ -431,25 +376,18 @@ def _read_record(
     if problems:
         parsed.problems.extend(problems)
         return
-    assert trade_date is not None
+    assert trade_date is not None and kind is not None
     parsed.trades.append(
         TradeRow(
             line=line,
             symbol=symbol,
-            kind=TRADE_KINDS[kind_key],
+            kind=kind.trade,
             trade_date=trade_date,
             quantity=amounts["quantity"],
             price=amounts["price"],
-            fee=amounts["fee"],
+            fee=fee,
             note=note,
             currency=currency,
+            isin=isin,
         )
     )
-
-
-def file_size_text(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):.1f} MB"
-    if n >= 1024:
-        return f"{n / 1024:.0f} KB"
-    return f"{n} bytes"

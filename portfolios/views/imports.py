@@ -1,4 +1,4 @@
-"""The import of transactions from a CSV file: upload, preview, confirm.
+"""The import of transactions from a CSV file: upload, preview, pick listings, confirm.
 
 Every view starts its query from the signed-in user, so another user's portfolio is a 404.
 """
@@ -25,7 +25,6 @@ from portfolios.csv_import import (
     ImportRefused,
     confirm_import,
     file_size_text,
-    parse_transactions_csv,
     preview_import,
 )
 from portfolios.models import Portfolio
@@ -154,8 +153,14 @@ def _import_transactions(request: HttpRequest, pk: int) -> HttpResponse:
     except ImportRefused as exc:
         return _render_import(request, portfolio, form=form, refusal=str(exc), status=422)
     pending = None
-    if preview.can_confirm or preview.unknown_symbols:
-        pending = {"filename": upload.name, "sha256": preview.parsed.sha256, "content": content}
+    if preview.can_confirm or preview.unknown_symbols or preview.mappings:
+        pending = {
+            "filename": upload.name,
+            "sha256": preview.parsed.sha256,
+            "content": content,
+            "listings": preview.listings,
+            "searched": preview.searched,
+        }
         cache.set(_pending_key(request, portfolio), pending, PENDING_IMPORT_SECONDS)
     status = 200 if preview.can_confirm else 422
     return _render_import(request, portfolio, preview=preview, pending=pending, status=status)
@@ -181,7 +186,11 @@ def confirm_transactions_import(request: HttpRequest, pk: int) -> HttpResponse:
         return _expired(request, portfolio)
     try:
         result = confirm_import(
-            portfolio=portfolio, content=pending["content"], sha256=pending["sha256"]
+            portfolio=portfolio,
+            content=pending["content"],
+            sha256=pending["sha256"],
+            listings=pending.get("listings"),
+            searched=pending.get("searched"),
         )
     except ImportRefused as exc:
         return _render_import(request, portfolio, refusal=str(exc), status=422)
@@ -207,6 +216,20 @@ def cancel_transactions_import(request: HttpRequest, pk: int) -> HttpResponse:
     return _redirect(request, reverse("portfolios_csv:import", args=[portfolio.pk]))
 
 
+def _preview_pending(request: HttpRequest, portfolio: Portfolio, pending: dict):
+    """The pending upload previewed again with its listings, kept for the confirmation."""
+    preview = preview_import(
+        portfolio=portfolio,
+        content=pending["content"],
+        listings=pending.get("listings"),
+        searched=pending.get("searched"),
+    )
+    pending["listings"] = preview.listings
+    pending["searched"] = preview.searched
+    cache.set(_pending_key(request, portfolio), pending, PENDING_IMPORT_SECONDS)
+    return preview
+
+
 @login_required
 @require_POST
 def add_symbols_and_preview(request: HttpRequest, pk: int) -> HttpResponse:
@@ -217,27 +240,52 @@ def add_symbols_and_preview(request: HttpRequest, pk: int) -> HttpResponse:
     if pending is None:
         return _expired(request, portfolio)
     try:
-        in_file = {t.symbol for t in parse_transactions_csv(pending["content"]).trades}
+        unknown = set(_preview_pending(request, portfolio, pending).unknown_symbols)
     except ImportRefused as exc:
         return _render_import(request, portfolio, refusal=str(exc), status=422)
-    # Only symbols of the pending file: this is not a general way to add instruments.
-    wanted = {s.strip().upper() for s in request.POST.getlist("symbol")} & in_file
+    # Only symbols the pending file needs: this is not a general way to add instruments.
+    wanted = {s.strip().upper() for s in request.POST.getlist("symbol")} & unknown
     failures = []
     for symbol in sorted(wanted)[:MAX_SYMBOLS_ADDED]:
         try:
             find_or_add_instrument(symbol)
         except ValidationError as exc:
             failures.append(exc.messages[0])
-    try:
-        preview = preview_import(portfolio=portfolio, content=pending["content"])
-    except ImportRefused as exc:
-        return _render_import(request, portfolio, refusal=str(exc), status=422)
+    preview = _preview_pending(request, portfolio, pending)
     return _render_import(
         request,
         portfolio,
         preview=preview,
         pending=pending,
         refusal=" ".join(failures),
+        status=200 if preview.can_confirm else 422,
+    )
+
+
+@login_required
+@require_POST
+def choose_listings_and_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """Use the listing the user picked for each ISIN that has several, then preview again."""
+    portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+    pending = _load_pending(request, portfolio)
+    if pending is None:
+        return _expired(request, portfolio)
+    try:
+        preview = _preview_pending(request, portfolio, pending)
+    except ImportRefused as exc:
+        return _render_import(request, portfolio, refusal=str(exc), status=422)
+    listings = dict(pending["listings"])
+    for mapping in preview.mappings:
+        picked = request.POST.get(f"listing-{mapping.code}", "").strip().upper()
+        if mapping.several and picked in {hit.symbol.upper() for hit in mapping.listings}:
+            listings[mapping.code] = picked
+    pending["listings"] = listings
+    preview = _preview_pending(request, portfolio, pending)
+    return _render_import(
+        request,
+        portfolio,
+        preview=preview,
+        pending=pending,
         status=200 if preview.can_confirm else 422,
     )
 

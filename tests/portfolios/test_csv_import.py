@@ -147,7 +147,8 @@ def test_ghostfolio_activities_read_with_skipped_dividend():
     assert [(s.line, s.kind, s.symbol) for s in parsed.skipped] == [(3, "dividend", "IREN")]
     assert "not tracked" in parsed.skipped[0].reason
     assert parsed.columns["symbol"] == "Code"
-    assert parsed.ignored_columns == ["DataSource"]
+    assert parsed.columns["data_source"] == "DataSource"
+    assert parsed.ignored_columns == []
 
 
 @pytest.mark.parametrize(
@@ -199,7 +200,6 @@ def test_every_bad_cell_is_reported_with_line_and_column():
         (3, "Date"),
         (3, "Price"),
         (3, "Quantity"),
-        (3, "Fee"),
         (3, "Currency"),
         (5, "Code"),
         (5, "Action"),
