@@ -140,11 +140,6 @@ class Transaction(models.Model):
         return self.kind == self.Kind.SPLIT
 
     @property
-    def gross_amount(self):
-        """What the trade moved in cash before fees (price x quantity); zero for a split."""
-        return self.price * self.quantity if not self.is_split else 0
-
-    @property
     def net_amount(self):
         """Cash out for a buy (fees added), cash in for a sell (fees taken off)."""
         if self.kind == self.Kind.BUY:

@@ -277,14 +277,7 @@ def _check_ledger(
     another row's oversold sell, and sells of symbols still to be added are walked too."""
     checkable = []
     for trade, instrument in preview.to_write:
-        _, errors = clean_trade_values(
-            kind=trade.kind,
-            trade_date=trade.trade_date,
-            quantity=trade.quantity,
-            price=trade.price,
-            fee=trade.fee,
-            note=trade.note,
-        )
+        _, errors = clean_trade_values(**_trade_values(trade))
         for name, message in errors:
             preview.problems.append(RowProblem(trade.line, _column(preview, name), message))
         if not errors:
@@ -359,20 +352,22 @@ def confirm_import(
     )
 
 
+def _trade_values(trade: TradeRow) -> dict:
+    return {
+        "kind": trade.kind,
+        "trade_date": trade.trade_date,
+        "quantity": trade.quantity,
+        "price": trade.price,
+        "fee": trade.fee,
+        "note": trade.note,
+    }
+
+
 def _record(portfolio: Portfolio, rows: list[tuple[TradeRow, Instrument]]) -> list:
     return record_transactions(
         portfolio=portfolio,
         trades=[
-            TradeInput(
-                kind=trade.kind,
-                trade_date=trade.trade_date,
-                quantity=trade.quantity,
-                price=trade.price,
-                fee=trade.fee,
-                note=trade.note,
-                instrument=instrument,
-            )
-            for trade, instrument in rows
+            TradeInput(**_trade_values(trade), instrument=instrument) for trade, instrument in rows
         ],
     )
 

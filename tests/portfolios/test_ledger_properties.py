@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from portfolios import ledger
 from portfolios.models import Holding, Transaction
 from portfolios.services import TradeInput, record_transactions, update_transaction
+from tests.portfolios.test_ledger import assert_holding
 
 D = Decimal
 TOLERANCE = D("1e-30")
@@ -275,16 +276,6 @@ def test_a_repeating_average_cost_is_rounded_only_when_stored():
 
 
 # -- the same cases through the service and the database --------------------------------------
-
-
-def assert_holding(holding, *, quantity, average_cost, cost_basis, realized_pnl):
-    holding.refresh_from_db()
-    assert (holding.quantity, holding.average_cost, holding.cost_basis, holding.realized_pnl) == (
-        D(quantity),
-        D(average_cost),
-        D(cost_basis),
-        D(realized_pnl),
-    )
 
 
 @pytest.mark.django_db
