@@ -274,9 +274,7 @@ def _read_record(parsed: ParsedFile, columns: _Columns, record: list[str], line:
         problems.append(RowProblem(line, header or (column(name) if name else ""), message))
 
     def skip(kind: str, reason: str) -> None:
-        parsed.skipped.append(
-            SkippedRow(line, kind, (cell("symbol") or cell("isin")).upper(), reason)
-        )
+        parsed.skipped.append(SkippedRow(line, kind, cell("symbol") or cell("isin"), reason))
 
     width = len(columns.headers)
     if len(record) > width and any(value.strip() for value in record[width:]):

@@ -236,10 +236,10 @@ def test_a_ghostfolio_file_with_a_crypto_code_and_assets_without_a_price(user_cl
     assert [(s.line, s.symbol, s.reason) for s in preview.skipped] == [
         (
             3,
-            "HOUSE-OAK-STREET",
+            "house-oak-street",
             "priced by hand (DataSource MANUAL): there is no market price for it",
         ),
-        (4, "MY PRIVATE HOLDING", "“My Private Holding” is not a ticker symbol we can price"),
+        (4, "My Private Holding", "“My Private Holding” is not a ticker symbol we can price"),
     ]
     page = response.content.decode()
     assert "2 rows will be written, 2 skipped" in page
