@@ -22,8 +22,8 @@ from market.models import (
     DailyBar,
     Instrument,
 )
-from market.selectors.cache import cached
-from market.selectors.freshness import DataVersions
+from market.selectors.cache import cached_on_token
+from market.selectors.freshness import Tokens
 
 BITCOIN = "BTC-USD"
 AI_BENCHMARKS = ("NVDA", "SMH")
@@ -120,8 +120,13 @@ def _compute_all_stats(today: dt.date) -> dict[int, InstrumentStats]:
     return stats
 
 
-def instrument_stats(versions: DataVersions) -> dict[int, InstrumentStats]:
-    """Stats of every miner and benchmark, keyed by instrument id, cached per bars version."""
-    return cached(
-        versions.stats_key, lambda: _compute_all_stats(versions.market_date), STATS_CACHE_SECONDS
+def instrument_stats(tokens: Tokens) -> dict[int, InstrumentStats]:
+    """Stats of every miner and benchmark, keyed by instrument id, cached per bars token and
+    market day (the YTD base and the 52-week window move with the day)."""
+    return cached_on_token(
+        tokens.bars,
+        "stats",
+        (tokens.market_date.isoformat(),),
+        lambda: _compute_all_stats(tokens.market_date),
+        STATS_CACHE_SECONDS,
     )
