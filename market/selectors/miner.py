@@ -124,7 +124,6 @@ def _compute_instrument_series(symbol: str, today: dt.date) -> InstrumentSeries:
     stats = InstrumentStats(
         ytd_base=analytics.ytd_base_close(adjusted.get(symbol, []), today.year),
         range_52w=analytics.fifty_two_week_range([(b[0], b[2], b[3], b[4]) for b in own], today),
-        last_bar_date=own[-1][0] if own else None,
         relations=relations,
         trades_like=label,
     )
