@@ -5,9 +5,10 @@ unique constraint `one_running_refresh_per_kind` is the lock); a run whose heart
 than its kind's stale timeout belongs to a crashed worker and is marked failed by the next one.
 
 Writes are bulk upserts on the unique keys, so a refresh of N instruments issues the same
-statements whatever N is (for quotes: one upsert of quotes, one of snapshots). Nothing the
-provider returns is trusted: a price that is missing, NaN, infinite, zero or negative is never
-stored, and that symbol keeps its last good quote.
+statements whatever N is (for quotes: one upsert of quotes, one of snapshots). Numbers are
+cleaned once, where the provider builds its dataclasses (market/providers/base.py): a price
+that is missing, NaN, infinite, zero or negative becomes a per-symbol error there, so it is
+never stored and that symbol keeps its last good quote.
 """
 
 from market.services.bars import (
