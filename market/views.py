@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from config.pagecache import cached_page
+from config.conditional import conditional_page
 from market import analytics, selectors
 from market.models import Miner
 from market.presentation import DEFAULT_SORT, MINER_COLUMNS, parse_sort
@@ -143,7 +143,7 @@ def _range_links(params: dict[str, str], ranges, defaults) -> list[dict]:
 
 
 @require_GET
-@cached_page
+@conditional_page
 @vary_on_headers("HX-Request", "HX-Target", "HX-Current-URL")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     params = DashboardQuery(request.GET).values()
@@ -245,7 +245,7 @@ MINER_RANGE_DEFAULTS = {"range": DEFAULT_MINER_RANGE}
 
 
 @require_GET
-@cached_page
+@conditional_page
 @vary_on_headers("HX-Request", "HX-Target")
 def miner(request: HtmxHttpRequest, symbol: str) -> HttpResponse:
     instrument = selectors.find_instrument(symbol)

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from config.pagecache import cached_page
+from config.conditional import conditional_page
 from portfolios import selectors, services
 from portfolios.forms import PortfolioForm, TransactionForm
 from portfolios.models import Portfolio, Transaction
@@ -66,7 +66,7 @@ def _detail_context(request: HtmxHttpRequest, portfolio: Portfolio, **extra) -> 
     }
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def index(request: HtmxHttpRequest) -> HttpResponse:
@@ -105,7 +105,7 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, INDEX, _index_context(request, form))
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -113,7 +113,7 @@ def detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, DETAIL, _detail_context(request, portfolio))
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def positions(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -123,7 +123,7 @@ def positions(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, f"{DETAIL}#live", context)
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def exposure_one(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -136,7 +136,7 @@ def exposure_one(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "portfolios/exposure.html", context)
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def exposure_all(request: HtmxHttpRequest) -> HttpResponse:
