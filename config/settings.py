@@ -280,6 +280,19 @@ X_FRAME_OPTIONS = "DENY"
 MARKET_DATA_PROVIDER = os.environ.get("MARKET_DATA_PROVIDER", "yahoo")
 # The simulated provider's demo market trades round the clock, so prices move at any hour.
 SIMULATED_ALWAYS_OPEN = env_bool("SIMULATED_ALWAYS_OPEN", True)
+# The live stream (python manage.py stream_quotes; see market/streaming/).
+YAHOO_STREAM_URL = os.environ.get("YAHOO_STREAM_URL", "wss://streamer.finance.yahoo.com/?version=2")
+STREAM_FLUSH_SECONDS = float(os.environ.get("STREAM_FLUSH_SECONDS", "1"))
+STREAM_WATCHDOG_SECONDS = float(os.environ.get("STREAM_WATCHDOG_SECONDS", "60"))
+STREAM_HEARTBEAT_SECONDS = float(os.environ.get("STREAM_HEARTBEAT_SECONDS", "15"))
+STREAM_SYMBOLS_SECONDS = float(os.environ.get("STREAM_SYMBOLS_SECONDS", "30"))
+STREAM_BACKOFF_SECONDS = float(os.environ.get("STREAM_BACKOFF_SECONDS", "1"))
+STREAM_BACKOFF_MAX_SECONDS = float(os.environ.get("STREAM_BACKOFF_MAX_SECONDS", "60"))
+SIMULATED_STREAM_SECONDS = float(os.environ.get("SIMULATED_STREAM_SECONDS", "2"))
+# Without Redis, the streamer hands ticks to the web processes of this machine over this socket.
+STREAM_SOCKET = os.environ.get("STREAM_SOCKET", str(VAR_DIR / "stream.sock"))
+# Where pages open their server-sent events stream; "" turns live prices off (pages poll).
+LIVE_STREAM_URL = os.environ.get("LIVE_STREAM_URL", "/stream/")
 # Sector market-cap milestones (USD) for the dashboard's "next milestone" progress bar.
 SECTOR_MILESTONES = [
     int(float(v))

@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from config import views
 from market.status import status
+from market.streaming.sse import stream
 
 # The pages people browse most come first: Django tries the patterns in order on every request.
 # No two patterns overlap, so the order changes nothing else.
@@ -16,6 +17,7 @@ urlpatterns = [
     path("", include("portfolios.urls_csv")),
     path("accounts/", include("allauth.urls")),
     path("status/", status, name="status"),
+    path("stream/", stream, name="live_stream"),
     path("healthz", views.healthz, name="healthz"),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

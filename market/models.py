@@ -101,8 +101,16 @@ class MarketState(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+class Feed(models.TextChoices):
+    """The path a quote arrived by."""
+
+    BATCH = "batch", "Batch refresh"
+    STREAM = "stream", "Live stream"
+
+
 class Quote(models.Model):
-    """The latest quote of an instrument: one row per instrument, upserted by each refresh."""
+    """The latest quote of an instrument: one row per instrument, upserted by each refresh and
+    by the live stream (`feed` says which wrote it last)."""
 
     class CapSource(models.TextChoices):
         PROVIDER = "provider", "Provider's market cap"
@@ -139,6 +147,7 @@ class Quote(models.Model):
     provider_time = models.DateTimeField(null=True, blank=True)
     fetched_at = models.DateTimeField()
     source = models.CharField(max_length=20, default="yahoo")
+    feed = models.CharField(max_length=10, choices=Feed.choices, default=Feed.BATCH)
 
     def __str__(self) -> str:
         return f"{self.instrument_id} {self.price}"

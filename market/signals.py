@@ -7,3 +7,6 @@ quotes_refreshed = Signal()
 
 # Sent after new split events were stored; kwargs: split_event_ids (list[int]).
 splits_recorded = Signal()
+
+# Sent after the live stream wrote quotes and committed; kwargs: instrument_ids (list[int]).
+quotes_streamed = Signal()

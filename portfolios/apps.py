@@ -15,6 +15,17 @@ def _on_quotes_refreshed(sender, refresh_run_id=None, **kwargs):
         log.exception("could not queue the alert evaluation after refresh %s", refresh_run_id)
 
 
+def _on_quotes_streamed(sender, instrument_ids=(), **kwargs):
+    """Evaluate the alerts on streamed instruments at once, in the streamer (within seconds of
+    a crossing); each still fires at most once per session day."""
+    from portfolios.services.alerts import evaluate_alerts
+
+    try:
+        evaluate_alerts(instrument_ids=list(instrument_ids))
+    except Exception:  # the next tick, or the minute's refresh, evaluates again
+        log.exception("could not evaluate alerts on streamed quotes")
+
+
 def _on_splits_recorded(sender, split_event_ids=(), **kwargs):
     """Queue the ledgers' update for new splits (found by a bars run), so the bars task does not
     wait for every holding of the split instruments to be recomputed."""
@@ -66,9 +77,13 @@ class PortfoliosConfig(AppConfig):
     verbose_name = "Watchlists and portfolios"
 
     def ready(self) -> None:
-        from market.signals import quotes_refreshed, splits_recorded
+        from market.signals import quotes_refreshed, quotes_streamed, splits_recorded
+        from market.streaming.sse import PRIVATE_PARTS
+        from portfolios.live import open_portfolio
 
         quotes_refreshed.connect(_on_quotes_refreshed, dispatch_uid="portfolios.alerts")
+        quotes_streamed.connect(_on_quotes_streamed, dispatch_uid="portfolios.alerts.stream")
+        PRIVATE_PARTS["portfolio"] = open_portfolio
         splits_recorded.connect(_on_splits_recorded, dispatch_uid="portfolios.splits")
         self._connect_split_events()
         self._connect_user_versions()

@@ -65,6 +65,7 @@ QUOTE_UPDATE_FIELDS = [
     "provider_time",
     "fetched_at",
     "source",
+    "feed",
 ]
 
 

@@ -77,11 +77,43 @@ def _currency(instrument, quote) -> str:
     )
 
 
-def quote_cells_html(instrument, hide_as_of: bool = False) -> SafeString:
-    """Price, day %, pre/post-market %, market cap and (unless hidden) as-of cells."""
+@lru_cache(maxsize=formatting.CACHE_SIZE)
+def live_attrs(symbol: str | None, cell: str, oob: bool = False) -> SafeString:
+    """The attributes that let the live stream find a cell (data-live="SYMBOL cell") and, in a
+    pushed event, replace it out of band (market/streaming/)."""
+    if not symbol:
+        return mark_safe("")
+    key = f"{symbol} {cell}"
+    if oob:
+        return format_html(' data-live="{}" hx-swap-oob="outerHTML:[data-live=\'{}\']"', key, key)
+    return format_html(' data-live="{}"', key)
+
+
+def quote_cells_html(
+    instrument, hide_as_of: bool = False, *, oob: bool = False, flash: str = ""
+) -> SafeString:
+    """Price, day %, pre/post-market %, market cap and (unless hidden) as-of cells, each marked
+    for the live stream, which pushes the same cells with `oob` (and `flash`: "up" or "down")."""
     quote = _quote_of(instrument)
+    symbol = _field(instrument, "symbol") if instrument not in (None, "") else None
+
+    def attrs(cell: str) -> SafeString:
+        return live_attrs(symbol, cell, oob)
+
     if not quote:
-        return NO_QUOTE_CELLS if hide_as_of else NO_QUOTE_CELLS + NO_QUOTE_AS_OF
+        if not symbol:
+            return NO_QUOTE_CELLS if hide_as_of else NO_QUOTE_CELLS + NO_QUOTE_AS_OF
+        cells = format_html(
+            '<td class="num muted"{}>No quote yet</td><td class="num"{}></td>'
+            '<td class="num"{}></td><td class="num"{}></td>',
+            attrs("price"),
+            attrs("day"),
+            attrs("ext"),
+            attrs("cap"),
+        )
+        return (
+            cells if hide_as_of else cells + format_html('<td class="asof"{}></td>', attrs("asof"))
+        )
     currency = _currency(instrument, quote)
     change = _field(quote, "change_percent")
     state = _field(quote, "market_state")
@@ -93,23 +125,33 @@ def quote_cells_html(instrument, hide_as_of: bool = False) -> SafeString:
         label, extended = "Post", post
     else:
         label, extended = "", None
+    # A pushed change flashes the price that moved: the extended-hours one outside the session.
+    flashed = f" live-{flash}" if flash in ("up", "down") else ""
+    extended_hours = state in ("pre", "post")
     # One format_html for the row's cells: a table re-renders hundreds of them at once.
     cells = format_html(
-        '<td class="num">{}</td><td class="{}">{}</td><td class="{}">{}{}</td>'
-        '<td class="num">{}</td>',
+        '<td class="num{}"{}>{}</td><td class="{}"{}>{}</td><td class="{}{}"{}>{}{}</td>'
+        '<td class="num"{}>{}</td>',
+        "" if extended_hours else flashed,
+        attrs("price"),
         _escaped(formatting.money(_field(quote, "price"), currency)),
         _change_class(change),
+        attrs("day"),
         _escaped(formatting.percent(change)),
         _change_class(extended),
+        flashed if extended_hours else "",
+        attrs("ext"),
         format_html('<span class="ext-label">{}</span> ', label) if label else "",
         _escaped(formatting.percent(extended)),
+        attrs("cap"),
         _escaped(formatting.compact_money(_field(quote, "market_cap"), currency)),
     )
     if hide_as_of:
         return cells
     fetched_at = _field(quote, "fetched_at")
     return cells + format_html(
-        '<td class="asof"><time datetime="{}">{}</time>{}</td>',
+        '<td class="asof"{}><time datetime="{}">{}</time>{}</td>',
+        attrs("asof"),
         fetched_at.isoformat() if fetched_at else "",
         market_time(_field(quote, "provider_time") or fetched_at),
         SIMULATED_TAG if _field(quote, "source") == "simulated" else "",

@@ -108,8 +108,11 @@ def check_alert(alert: PriceAlert, quote: Quote) -> Firing | None:
     return None
 
 
-def evaluate_alerts(*, now: datetime | None = None) -> list[Firing]:
-    """Fire every active alert whose condition holds and that has not fired this session day.
+def evaluate_alerts(
+    *, now: datetime | None = None, instrument_ids: list[int] | None = None
+) -> list[Firing]:
+    """Fire every active alert whose condition holds and that has not fired this session day
+    (only the alerts on `instrument_ids` when given: the live stream's ticks).
 
     Creates one notification per firing and emails each owner once, listing their firings.
     Safe to run concurrently: alerts being evaluated elsewhere are skipped (PostgreSQL).
@@ -117,10 +120,12 @@ def evaluate_alerts(*, now: datetime | None = None) -> list[Firing]:
     now = now or timezone.now()
     # No session day is after today's UTC date: alerts that fired on it cannot fire again.
     latest_session = now.astimezone(UTC).date()
+    alerts = PriceAlert.objects.select_for_update(skip_locked=True, of=("self",))
+    if instrument_ids is not None:
+        alerts = alerts.filter(instrument_id__in=instrument_ids)
     with db.atomic():
         candidates = list(
-            PriceAlert.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(active=True, instrument__quote__isnull=False)
+            alerts.filter(active=True, instrument__quote__isnull=False)
             .exclude(last_triggered_session__gte=latest_session)
             .select_related("instrument__quote", "owner")
             .order_by("pk")

@@ -1,0 +1,211 @@
+"""Coalescing ticks and writing them to the quotes: at most one write per symbol per flush.
+
+A tick is dated by its own time and is ignored when it is not newer than the stored quote's
+provider time, so a replayed or late frame never overwrites a newer price. The stream owns the
+fields it sends (price or the extended-hours price, the day change, range and volume, the
+session, the market cap that follows the price); the minute batch refresh keeps filling the rest
+(previous close, share counts, pre/post reference prices).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from market import sessions, signals
+from market.models import Feed, Instrument, MarketState, Quote
+from market.providers.ticks import EXTENDED, POST, PRE, Tick
+
+logger = logging.getLogger(__name__)
+
+FOUR_PLACES = Decimal("0.0001")
+EIGHT_PLACES = Decimal("0.00000001")
+CENTS = Decimal("0.01")
+
+STREAM_FIELDS = [
+    "price",
+    "change",
+    "change_percent",
+    "market_state",
+    "pre_market_price",
+    "pre_market_change",
+    "pre_market_change_percent",
+    "post_market_price",
+    "post_market_change",
+    "post_market_change_percent",
+    "day_high",
+    "day_low",
+    "volume",
+    "market_cap",
+    "provider_time",
+    "fetched_at",
+    "feed",
+]
+
+
+class Coalescer:
+    """The latest tick per symbol since the last drain (older ticks of a symbol are dropped)."""
+
+    def __init__(self) -> None:
+        self._latest: dict[str, Tick] = {}
+        self.received = 0
+
+    def add(self, tick: Tick) -> None:
+        self.received += 1
+        held = self._latest.get(tick.symbol)
+        if held is None or tick.at >= held.at:
+            self._latest[tick.symbol] = tick
+
+    def drain(self) -> list[Tick]:
+        ticks, self._latest = list(self._latest.values()), {}
+        return ticks
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+
+@dataclass
+class WriteResult:
+    written: list[dict]  # the quotes as published to pages (see quote_payload)
+    stale: int  # ticks not newer than the stored quote
+    unknown: int  # ticks of symbols that are not active instruments
+
+
+def _session_of(tick: Tick, kind: str) -> str:
+    """The quote's market state for a tick: crypto and FX trade in one session; an unnamed
+    session is pre-market before New York's open and after hours otherwise."""
+    if kind in ("crypto", "fx"):
+        return MarketState.REGULAR
+    if tick.session == EXTENDED:
+        state = sessions.us_equity_state(tick.at)
+        return MarketState.PRE if state == MarketState.PRE else MarketState.POST
+    return tick.session
+
+
+def _percent(change: Decimal, reference: Decimal | None) -> Decimal | None:
+    if reference is None or reference <= 0:
+        return None
+    return (change / reference * 100).quantize(FOUR_PLACES)
+
+
+def apply_tick(quote: Quote, tick: Tick, kind: str, shares: int | None, now: datetime) -> None:
+    """Update `quote` in memory from `tick` (regular price or the extended-hours price)."""
+    state = _session_of(tick, kind)
+    quote.market_state = state
+    if state in (PRE, POST):
+        # Outside the regular session Yahoo keeps `price` at the last regular close, and the
+        # extended-hours move is measured from it.
+        change = (tick.price - quote.price).quantize(EIGHT_PLACES) if quote.price else None
+        percent = _percent(change, quote.price) if change is not None else None
+        if state == PRE:
+            quote.pre_market_price = tick.price
+            quote.pre_market_change, quote.pre_market_change_percent = change, percent
+        else:
+            quote.post_market_price = tick.price
+            quote.post_market_change, quote.post_market_change_percent = change, percent
+    else:
+        quote.price = tick.price
+        if quote.previous_close:
+            quote.change = (tick.price - quote.previous_close).quantize(EIGHT_PLACES)
+            quote.change_percent = _percent(quote.change, quote.previous_close)
+        else:
+            quote.change, quote.change_percent = tick.change, tick.change_percent
+        quote.day_high = tick.day_high or max(quote.day_high or tick.price, tick.price)
+        quote.day_low = tick.day_low or min(quote.day_low or tick.price, tick.price)
+        if tick.volume is not None:
+            quote.volume = tick.volume
+        if shares:
+            quote.market_cap = (tick.price * shares).quantize(CENTS)
+    quote.provider_time = tick.at
+    quote.fetched_at = now
+    quote.feed = Feed.STREAM
+
+
+def quote_payload(symbol: str, quote: Quote, direction: str = "") -> dict:
+    """What pages get of a quote (the fields includes/quote_cells.html shows), as JSON values."""
+
+    def text(value):
+        return None if value is None else str(value)
+
+    return {
+        "symbol": symbol,
+        "price": text(quote.price),
+        "change_percent": text(quote.change_percent),
+        "market_state": quote.market_state,
+        "pre_market_price": text(quote.pre_market_price),
+        "pre_market_change_percent": text(quote.pre_market_change_percent),
+        "post_market_price": text(quote.post_market_price),
+        "post_market_change_percent": text(quote.post_market_change_percent),
+        "market_cap": text(quote.market_cap),
+        "provider_time": quote.provider_time.isoformat() if quote.provider_time else None,
+        "fetched_at": quote.fetched_at.isoformat() if quote.fetched_at else None,
+        "source": quote.source,
+        "direction": direction,
+    }
+
+
+def _last_price(quote: Quote) -> Decimal | None:
+    if quote.market_state == MarketState.PRE and quote.pre_market_price is not None:
+        return quote.pre_market_price
+    if quote.market_state == MarketState.POST and quote.post_market_price is not None:
+        return quote.post_market_price
+    return quote.price
+
+
+def write_ticks(ticks: list[Tick], *, source: str, now: datetime | None = None) -> WriteResult:
+    """Store the ticks newer than their quotes in one bulk upsert; the written quotes as
+    payloads. Sends market.signals.quotes_streamed after the commit."""
+    now = now or timezone.now()
+    by_symbol = {tick.symbol: tick for tick in ticks}
+    instruments = list(
+        Instrument.objects.filter(symbol__in=by_symbol, is_active=True).select_related("quote")
+    )
+    rows, written, stale = [], [], 0
+    for instrument in instruments:
+        tick = by_symbol[instrument.symbol]
+        quote = getattr(instrument, "quote", None)
+        if quote is not None and quote.provider_time and tick.at <= quote.provider_time:
+            stale += 1
+            continue
+        before = None
+        if quote is None:
+            quote = Quote(
+                instrument=instrument,
+                price=tick.price,
+                currency=(tick.currency or instrument.currency)[:3],
+                source=source,
+            )
+        else:
+            before = _last_price(quote)
+        shares = quote.shares_outstanding or instrument.shares_outstanding
+        apply_tick(quote, tick, instrument.kind, shares, now)
+        after = _last_price(quote)
+        direction = "" if before is None or after == before else "up" if after > before else "down"
+        rows.append(quote)
+        written.append(quote_payload(instrument.symbol, quote, direction))
+    if rows:
+        for row in rows:
+            row.pk = None  # one INSERT ... ON CONFLICT (instrument) DO UPDATE for all of them
+        with transaction.atomic():
+            Quote.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["instrument"],
+                update_fields=STREAM_FIELDS,
+            )
+            ids = [row.instrument_id for row in rows]
+            transaction.on_commit(lambda: _send_quotes_streamed(ids))
+    return WriteResult(written=written, stale=stale, unknown=len(by_symbol) - len(instruments))
+
+
+def _send_quotes_streamed(instrument_ids: list[int]) -> None:
+    for receiver, response in signals.quotes_streamed.send_robust(
+        sender=Quote, instrument_ids=instrument_ids
+    ):
+        if isinstance(response, Exception):
+            logger.error("quotes_streamed receiver %r failed", receiver, exc_info=response)
