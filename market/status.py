@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +15,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from market.models import Instrument, RefreshRun
+from market.models import Feed, Instrument, RefreshRun
+from market.streaming.state import stream_state
 
 RECENT_RUNS = 50
 
@@ -39,6 +41,10 @@ class PipelineStatus:
     # Symbols refreshes stopped asking for after the provider kept not knowing them
     # (delisted); each keeps its last quote and bars (`last_bar`: date of its latest bar).
     delisted: list[Instrument]
+    stream: dict | None = None  # the streamer's last recorded state (market.streaming.state)
+    streamed_count: int = 0  # quotes the live stream wrote last
+    # Median age of the streamed quotes' prices (now minus the tick's own time), in seconds.
+    streamed_age_p50: float | None = None
 
     @property
     def stale_count(self) -> int:
@@ -79,12 +85,15 @@ def pipeline_status(*, now: datetime | None = None) -> PipelineStatus:
     )
     limit = stale_after()
     quote_ages = []
+    streamed_ages = []
     instruments = (
         Instrument.objects.filter(is_active=True).select_related("quote").order_by("symbol")
     )
     for instrument in instruments:
         quote = getattr(instrument, "quote", None)
         fetched_at = quote.fetched_at if quote is not None else None
+        if quote is not None and quote.feed == Feed.STREAM and quote.provider_time:
+            streamed_ages.append((now - quote.provider_time).total_seconds())
         age = now - fetched_at if fetched_at is not None else None
         quote_ages.append(
             QuoteAge(
@@ -113,6 +122,9 @@ def pipeline_status(*, now: datetime | None = None) -> PipelineStatus:
         quote_ages=quote_ages,
         stale_after=limit,
         delisted=delisted,
+        stream=stream_state(),
+        streamed_count=len(streamed_ages),
+        streamed_age_p50=statistics.median(streamed_ages) if streamed_ages else None,
     )
 
 
