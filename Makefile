@@ -20,7 +20,7 @@ universe: migrate
 
 run: universe
 	@echo
-	@echo "  Minerwatch: http://127.0.0.1:$(PORT)/   (web + Celery worker + beat; Ctrl-C stops all three)"
+	@echo "  Minerwatch: http://127.0.0.1:$(PORT)/   (web + live stream + Celery worker + beat; Ctrl-C stops them all)"
 	@echo
 	@PORT=$(PORT) $(UV) run honcho start -f Procfile.dev
 
