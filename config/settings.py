@@ -280,7 +280,8 @@ X_FRAME_OPTIONS = "DENY"
 MARKET_DATA_PROVIDER = os.environ.get("MARKET_DATA_PROVIDER", "yahoo")
 # The simulated provider's demo market trades round the clock, so prices move at any hour.
 SIMULATED_ALWAYS_OPEN = env_bool("SIMULATED_ALWAYS_OPEN", True)
-# The live stream (python manage.py stream_quotes; see market/streaming/).
+# The live stream (python manage.py stream_quotes; see market/streaming/). A symbol's quote is
+# written at most once per STREAM_FLUSH_SECONDS.
 YAHOO_STREAM_URL = os.environ.get("YAHOO_STREAM_URL", "wss://streamer.finance.yahoo.com/?version=2")
 STREAM_FLUSH_SECONDS = float(os.environ.get("STREAM_FLUSH_SECONDS", "1"))
 STREAM_WATCHDOG_SECONDS = float(os.environ.get("STREAM_WATCHDOG_SECONDS", "60"))

@@ -36,7 +36,8 @@ class StreamState:
     ticks: int = 0
     malformed: int = 0
     stale_ticks: int = 0
-    writes: int = 0
+    writes: int = 0  # quote rows
+    flushes: int = 0  # write statements
     last_tick_at: str = ""
     updated_at: str = ""
     history: list[str] = field(default_factory=list)

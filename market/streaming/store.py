@@ -1,4 +1,4 @@
-"""Coalescing ticks and writing them to the quotes: at most one write per symbol per flush.
+"""Coalescing ticks and writing them to the quotes: at most one write per symbol per second.
 
 A tick is dated by its own time and is ignored when it is not newer than the stored quote's
 provider time, so a replayed or late frame never overwrites a newer price. The stream owns the
@@ -10,6 +10,7 @@ session, the market cap that follows the price); the minute batch refresh keeps 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -49,10 +50,15 @@ STREAM_FIELDS = [
 
 
 class Coalescer:
-    """The latest tick per symbol since the last drain (older ticks of a symbol are dropped)."""
+    """The latest tick per symbol, held until that symbol may be written again: a symbol is
+    written at most once per `interval` seconds (its first tick goes out with the next batch,
+    later ones within the interval wait and only the newest of them is written)."""
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float = 1.0, clock=time.monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
         self._latest: dict[str, Tick] = {}
+        self._written_at: dict[str, float] = {}
         self.received = 0
 
     def add(self, tick: Tick) -> None:
@@ -62,8 +68,16 @@ class Coalescer:
             self._latest[tick.symbol] = tick
 
     def drain(self) -> list[Tick]:
-        ticks, self._latest = list(self._latest.values()), {}
-        return ticks
+        """The held ticks whose symbols may be written now (they are then released)."""
+        now = self._clock()
+        due = [
+            symbol
+            for symbol in self._latest
+            if now - self._written_at.get(symbol, -self.interval) >= self.interval
+        ]
+        for symbol in due:
+            self._written_at[symbol] = now
+        return [self._latest.pop(symbol) for symbol in due]
 
     def __len__(self) -> int:
         return len(self._latest)

@@ -1,8 +1,9 @@
 """The stream_quotes process: a tick source, the coalescer, the quote writes and the channel.
 
-Ticks from the source are coalesced in memory and written once per STREAM_FLUSH_SECONDS (so at
-most one write per symbol per flush, all symbols in one statement); each written batch is then
-published on the tick channel for the web processes to push to open pages.
+Ticks from the source are coalesced in memory: every BATCH_SECONDS the ticks that arrived are
+written in one statement, except that a symbol is written at most once per STREAM_FLUSH_SECONDS
+(its later ticks wait, and only the newest is written). Each written batch is then published on
+the tick channel for the web processes to push to open pages.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from market.streaming import state as states
 from market.streaming.store import Coalescer, write_ticks
 
 logger = logging.getLogger("minerwatch.stream")
+
+# How long ticks arriving together are gathered into one write (and one published batch).
+BATCH_SECONDS = 0.05
+STATE_SAVE_SECONDS = 1.0
 
 
 def make_source(provider_name: str, recorder: states.StateRecorder):
@@ -46,8 +51,7 @@ class Streamer:
         self.source = source
         self.publisher = publisher
         self.recorder = recorder
-        self.coalescer = Coalescer()
-        self.flush_every = settings.STREAM_FLUSH_SECONDS
+        self.coalescer = Coalescer(settings.STREAM_FLUSH_SECONDS)
         # When each pending symbol's latest tick arrived (wall clock), for latency figures.
         self._arrived: dict[str, float] = {}
 
@@ -56,17 +60,18 @@ class Streamer:
         self._arrived.setdefault(tick.symbol, time.time())
 
     async def flush(self) -> int:
-        """Write and publish what arrived since the last flush; the number of quotes written."""
+        """Write and publish the ticks that are due; the number of quotes written."""
         ticks = self.coalescer.drain()
-        arrived, self._arrived = self._arrived, {}
         if not ticks:
             return 0
+        arrived = {tick.symbol: self._arrived.pop(tick.symbol, None) for tick in ticks}
         try:
             result = await asyncio.to_thread(_write, ticks, self.source.name)
         except Exception:
             logger.exception("stream could not write %d ticks", len(ticks))
             return 0
         self.recorder.count("writes", len(result.written))
+        self.recorder.count("flushes", 1 if result.written else 0)
         self.recorder.count("stale_ticks", result.stale)
         if result.written:
             for quote in result.written:
@@ -75,10 +80,13 @@ class Streamer:
         return len(result.written)
 
     async def _flush_loop(self) -> None:
+        saved = time.monotonic()
         while True:
-            await asyncio.sleep(self.flush_every)
+            await asyncio.sleep(BATCH_SECONDS)
             await self.flush()
-            self.recorder.save()
+            if time.monotonic() - saved >= STATE_SAVE_SECONDS:
+                saved = time.monotonic()
+                self.recorder.save()
 
     async def run(self) -> None:
         await self.publisher.start()

@@ -19,7 +19,7 @@ from market.streaming.channel import SocketPublisher, socket_path
 from market.streaming.client import YahooStream, backoff_delay
 from market.streaming.hub import hub
 from market.streaming.state import StateRecorder, stream_state
-from market.streaming.store import write_ticks
+from market.streaming.store import Coalescer, write_ticks
 from market.streaming.streamer import Streamer
 from tests.market.stream_server import ReplayServer, frame, recorded_frames, until
 
@@ -226,6 +226,23 @@ def test_a_malformed_frame_is_logged_and_skipped(aapl, caplog):
     assert (state.malformed, state.ticks, state.reconnects) == (2, 1, 0)
     assert caplog.text.count("stream skipped a malformed frame") == 2
     assert Quote.objects.get(instrument=aapl).price == Decimal("314.77")
+
+
+def test_each_symbol_is_written_at_most_once_a_second_with_its_newest_tick():
+    now = [100.0]
+    coalescer = Coalescer(1.0, clock=lambda: now[0])
+    first, second = decode_frame(frame(AAPL_1)), decode_frame(frame(AAPL_2))
+    btc = decode_frame(frame("BTC-USD"))
+    coalescer.add(first)
+    assert coalescer.drain() == [first]  # the first tick goes out at once
+    now[0] = 100.4
+    coalescer.add(second)
+    coalescer.add(first)  # late and older: dropped
+    coalescer.add(btc)
+    assert coalescer.drain() == [btc]  # AAPL waits for its second to pass
+    now[0] = 101.0
+    assert coalescer.drain() == [second]
+    assert coalescer.drain() == []
 
 
 def test_backoff_grows_exponentially_with_jitter_up_to_the_cap():
