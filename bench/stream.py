@@ -151,7 +151,9 @@ class Replay:
 ARRIVED = re.compile(rb": arrived=([0-9.]+)\n")
 
 
-async def sse_client(port: int, path: str, latencies: list[float], opened: list[int], stop):
+async def sse_client(
+    port: int, path: str, latencies: list[float], opened: list[int], snapshots: list[int], stop
+):
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**22)
     writer.write(
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
@@ -168,6 +170,8 @@ async def sse_client(port: int, path: str, latencies: list[float], opened: list[
             buffer += chunk
             *events, buffer = buffer.split(b"\n\n")
             for event in events:
+                if b": snapshot" in event:
+                    snapshots.append(1)
                 match = ARRIVED.search(event + b"\n")
                 if match and float(match.group(1)) > 0:
                     latencies.append(received - float(match.group(1)))
@@ -210,7 +214,7 @@ async def wait_http(port: int, timeout: float = 90) -> None:
 def status_age(port: int) -> float | None:
     import urllib.request
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status/", timeout=10) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status/", timeout=30) as response:
         html = response.read().decode()
     match = re.search(r'id="streamed-age">([0-9.]+) s<', html)
     return float(match.group(1)) if match else None
@@ -258,18 +262,25 @@ async def run(args, env: dict, symbols: list[str]) -> None:
         )
 
         print(f"streamer connected; web pid {web.pid}; opening {args.clients} SSE clients")
-        stop, latencies, opened = asyncio.Event(), [], []
+        stop, latencies, opened, snapshots = asyncio.Event(), [], [], []
         rng = random.Random(2)
         tasks = []
         for n in range(args.clients):
             shown = symbols if n % 10 == 0 else rng.sample(symbols, min(10, len(symbols)))
             path = f"/stream/?v=row&s={','.join(shown)}"
-            tasks.append(asyncio.create_task(sse_client(port, path, latencies, opened, stop)))
+            tasks.append(
+                asyncio.create_task(sse_client(port, path, latencies, opened, snapshots, stop))
+            )
             if n % 50 == 49:
                 await asyncio.sleep(0.05)
-        while len(opened) < args.clients:
+        connect_started = time.monotonic()
+        while len(snapshots) < args.clients:
             await asyncio.sleep(0.2)
-        await asyncio.sleep(args.settle)  # snapshots sent
+        print(
+            f"  {args.clients} streams open with their snapshots in "
+            f"{time.monotonic() - connect_started:.1f} s"
+        )
+        await asyncio.sleep(args.settle)
         latencies.clear()
         process = psutil.Process(web.pid)
         state_before = stream_state() or {}
@@ -290,7 +301,6 @@ async def run(args, env: dict, symbols: list[str]) -> None:
         state_after = stream_state() or {}
         cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / elapsed
         writes = state_after.get("writes", 0) - state_before.get("writes", 0)
-        load_age = status_age(port)
         stop.set()
         sampler.cancel()
         for task in tasks:
@@ -319,6 +329,10 @@ async def run(args, env: dict, symbols: list[str]) -> None:
             f"  web process holding the clients: RSS {max(rss, default=0) / 2**20:.0f} MB, "
             f"CPU {cpu * 100:.0f}% of a core"
         )
+        try:
+            load_age = await asyncio.to_thread(status_age, port)
+        except OSError as exc:
+            load_age = f"not read ({exc})"
         print(
             f"  /status/ streamed-quote age at the end: {load_age} s (each instrument ticks "
             f"every {len(symbols) / max(args.rate, 0.001):.0f} s on average at this rate)"

@@ -1,9 +1,9 @@
 """One listener on the tick channel per web process, fanning each batch out to its open streams.
 
-Each open stream (a browser tab) registers the symbols its page shows; a batch reaches it as
-one queue item holding only those quotes. The cells of a quote are rendered once per batch and
-layout, whatever the number of streams that show it. A stream that falls behind (its queue is
-full) is told to resynchronise: it sends a fresh snapshot instead of the batches it missed.
+Each open stream (a browser tab) registers the symbols its page shows and keeps, per symbol, the
+latest batch that touched it until it sends them. The cells of a quote are rendered once per
+batch and layout, whatever the number of streams that show it. When the channel reconnects
+(batches may have been lost), every stream sends a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from market.streaming import cells, channel
 
 logger = logging.getLogger("minerwatch.stream")
 
-QUEUE_SIZE = 64
 RESYNC = "resync"
 
 
@@ -52,21 +51,39 @@ def _quote_values(payload: dict) -> dict:
 
 
 class Subscriber:
+    """One open stream's pending changes: the latest batch that touched each of its symbols.
+    A stream that is slow to send (or still sending its snapshot) only ever holds the newest
+    cells of each symbol, never a backlog."""
+
     def __init__(self, symbols: set[str]) -> None:
         self.symbols = symbols
-        self.queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
+        self.pending: dict[str, Batch] = {}
+        self.resync = False
+        self.ready = asyncio.Event()
 
     def offer(self, batch: Batch) -> None:
-        if not self.symbols.isdisjoint(batch.quotes):
-            self._put(batch)
+        touched = self.symbols.intersection(batch.quotes)
+        if touched:
+            for symbol in touched:
+                self.pending[symbol] = batch
+            self.ready.set()
 
-    def _put(self, item) -> None:
+    def ask_resync(self) -> None:
+        self.resync = True
+        self.ready.set()
+
+    async def next(self, timeout: float):
+        """RESYNC, or {symbol: batch} of what changed; None after `timeout` with nothing."""
         try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(RESYNC)
+            await asyncio.wait_for(self.ready.wait(), timeout)
+        except TimeoutError:
+            return None
+        self.ready.clear()
+        if self.resync:
+            self.resync, self.pending = False, {}
+            return RESYNC
+        changed, self.pending = self.pending, {}
+        return changed
 
 
 class Hub:
@@ -94,7 +111,7 @@ class Hub:
             if message.get("connected"):
                 if not first:  # batches may have been lost while the channel was away
                     for subscriber in list(self.subscribers):
-                        subscriber._put(RESYNC)
+                        subscriber.ask_resync()
                 first = False
                 continue
             quotes = {q["symbol"]: _quote_values(q) for q in message.get("quotes", ())}

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET
 
 from market.models import Instrument
 from market.streaming import cells
-from market.streaming.hub import RESYNC, Batch, hub
+from market.streaming.hub import RESYNC, hub
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$")
 MAX_SYMBOLS = 1000
@@ -70,38 +70,54 @@ def _snapshot_html(symbols: set[str], layout: str) -> str:
     )
 
 
+# Snapshots rendered since the last published batch, reused by the tabs that open meanwhile (a
+# burst of dashboards reconnecting after a deploy renders the table once, not once per tab).
+_snapshots: dict[tuple[str, str], tuple[int, str]] = {}
+SNAPSHOTS_KEPT = 64
+
+
+async def _snapshot(symbols: set[str], layout: str) -> str:
+    key = (",".join(sorted(symbols)), layout)
+    generation = hub.batches
+    kept = _snapshots.get(key)
+    if kept is not None and kept[0] == generation:
+        return kept[1]
+    html = await sync_to_async(_snapshot_html, thread_sensitive=False)(symbols, layout)
+    if len(_snapshots) >= SNAPSHOTS_KEPT:
+        _snapshots.clear()
+    _snapshots[key] = (generation, html)
+    return html
+
+
 async def _events(
     symbols: set[str], layout: str, private: PrivatePart | None
 ) -> AsyncIterator[str]:
     subscriber = hub.join(symbols | (private.symbols if private else set()))
-    snapshot = sync_to_async(_snapshot_html, thread_sensitive=False)
     try:
         yield f"retry: {RETRY_MS}\n\n"
         item = RESYNC
         private_at = 0.0
         while True:
             if item == RESYNC:
-                html = await snapshot(symbols, layout) if symbols else ""
+                html = await _snapshot(symbols, layout) if symbols else ""
                 if private:
                     html += await private.render()
                     private_at = time.monotonic()
                 yield event("quotes", html, "snapshot")
-            elif isinstance(item, Batch):
-                shown = sorted(symbols.intersection(item.quotes))
+            elif item:
+                shown = sorted(symbols.intersection(item))
                 if shown:
-                    html = "".join(item.html(symbol, layout) for symbol in shown)
-                    arrived = min((item.quotes[s].get("arrived") or 0) for s in shown)
+                    html = "".join(item[symbol].html(symbol, layout) for symbol in shown)
+                    arrived = min((item[s].quotes[s].get("arrived") or 0) for s in shown)
                     yield event("quotes", html, f"arrived={arrived}")
-                if private and not private.symbols.isdisjoint(item.quotes):
+                if private and not private.symbols.isdisjoint(item):
                     wait = PRIVATE_MIN_SECONDS - (time.monotonic() - private_at)
                     if wait > 0:
                         await asyncio.sleep(wait)
                     private_at = time.monotonic()
                     yield event("quotes", await private.render(), "private")
-            try:
-                item = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                item = None
+            item = await subscriber.next(KEEPALIVE_SECONDS)
+            if item is None:
                 yield ": keepalive\n\n"
     finally:
         hub.leave(subscriber)
