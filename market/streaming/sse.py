@@ -109,7 +109,8 @@ async def _events(
                 if shown:
                     html = "".join(item[symbol].html(symbol, layout) for symbol in shown)
                     arrived = min((item[s].quotes[s].get("arrived") or 0) for s in shown)
-                    yield event("quotes", html, f"arrived={arrived}")
+                    # When the first tick reached the streamer and when this event left.
+                    yield event("quotes", html, f"arrived={arrived} left={time.time()}")
                 if private and not private.symbols.isdisjoint(item):
                     wait = PRIVATE_MIN_SECONDS - (time.monotonic() - private_at)
                     if wait > 0:
