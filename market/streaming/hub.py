@@ -45,7 +45,7 @@ def _quote_values(payload: dict) -> dict:
             continue
         if name in ("provider_time", "fetched_at"):
             quote[name] = datetime.fromisoformat(value)
-        elif name not in ("symbol", "market_state", "source", "direction", "arrived"):
+        elif name not in ("symbol", "market_state", "source", "currency", "direction", "arrived"):
             quote[name] = Decimal(value)
     return quote
 

@@ -14,7 +14,6 @@ idle coroutine, not a worker thread. Under the WSGI server the endpoint answers 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -24,10 +23,10 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.views.decorators.http import require_GET
 
 from market.models import Instrument
+from market.rules import SYMBOL_RE
 from market.streaming import cells
 from market.streaming.hub import RESYNC, hub
 
-SYMBOL_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$")
 MAX_SYMBOLS = 1000
 KEEPALIVE_SECONDS = 15
 RETRY_MS = 3000

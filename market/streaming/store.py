@@ -159,6 +159,7 @@ def quote_payload(symbol: str, quote: Quote, direction: str = "") -> dict:
         "provider_time": quote.provider_time.isoformat() if quote.provider_time else None,
         "fetched_at": quote.fetched_at.isoformat() if quote.fetched_at else None,
         "source": quote.source,
+        "currency": quote.currency,
         "direction": direction,
     }
 
