@@ -107,7 +107,7 @@ def _percent(change: Decimal, reference: Decimal | None) -> Decimal | None:
     return (change / reference * 100).quantize(FOUR_PLACES)
 
 
-def apply_tick(quote: Quote, tick: Tick, kind: str, shares: int | None, now: datetime) -> None:
+def apply_tick(quote: Quote, tick: Tick, kind: str, shares, now: datetime) -> None:
     """Update `quote` in memory from `tick` (regular price or the extended-hours price)."""
     state = _session_of(tick, kind)
     quote.market_state = state
@@ -197,7 +197,11 @@ def write_ticks(ticks: list[Tick], *, source: str, now: datetime | None = None) 
             )
         else:
             before = _last_price(quote)
-        shares = quote.shares_outstanding or instrument.shares_outstanding
+        # The cap follows the price on the shares the batch refresh based it on (the provider's
+        # cap over its price), else on the shares outstanding.
+        shares = (
+            quote.market_cap_shares or quote.shares_outstanding or instrument.shares_outstanding
+        )
         apply_tick(quote, tick, instrument.kind, shares, now)
         after = _last_price(quote)
         direction = "" if before is None or after == before else "up" if after > before else "down"
