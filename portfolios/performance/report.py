@@ -1,0 +1,284 @@
+"""The performance page's reads: one portfolio's (or all of a user's) value history, returns for
+every range, benchmarks, risk and contribution, in a constant number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from market.models import DailyBar, Instrument
+from portfolios.models import Portfolio, PortfolioDay
+from portfolios.performance import contribution, history, returns, risk
+from portfolios.performance.history import PositionState
+from portfolios.performance.returns import Figures, Point, Window
+
+BENCHMARKS = ["BTC-USD", "NVDA", "SMH"]
+RELATED = ["BTC-USD", "NVDA"]
+SECTOR = "Miners (sector total)"
+EXPLAIN = {
+    "twr": "Time-weighted return: how the investments themselves did, each day's result linked, "
+    "so money added or taken out does not change it.",
+    "mwr": "Money-weighted return: the XIRR of your deposits, withdrawals and the final value "
+    "over the range, so the timing of your money counts.",
+    "net": "Net performance: the value at the end less the value at the start and less the "
+    "money added (plus the money taken out) in between.",
+    "net_percent": "Net performance over the average capital invested in the range (the "
+    "starting value plus each deposit weighted by the time it was in).",
+    "xirr": "The money-weighted return as a rate per year.",
+    "volatility": "Annualised volatility: the standard deviation of the daily time-weighted "
+    "returns, scaled to a year.",
+    "drawdown": "Max drawdown: the largest fall of the time-weighted value from a peak.",
+    "beta": "Beta: how much the portfolio moved, on average, for a 1% move of the benchmark "
+    "on the same day.",
+    "correlation": "Correlation of daily returns: 1 moves in step, 0 unrelated, -1 opposite.",
+    "currency": "The part of the P&L that came from exchange rates: the P&L less the same P&L "
+    "in the instrument's currency converted at the end's rate.",
+}
+
+
+@dataclass(frozen=True)
+class RangeFigures:
+    key: str
+    label: str
+    description: str
+    figures: Figures
+
+
+@dataclass
+class Report:
+    title: str
+    currency: str
+    points: list[Point]
+    window: Window
+    range_key: str
+    selected: Figures
+    ranges: list[RangeFigures]
+    levels: list[tuple[dt.date, Decimal]] = field(default_factory=list)
+    underwater: list[tuple[dt.date, Decimal]] = field(default_factory=list)
+    drawdown: risk.Drawdown | None = None
+    volatility: float | None = None
+    relations: dict[str, risk.Relation] = field(default_factory=dict)
+    comparison: dict[str, list[tuple[dt.date, Decimal]]] = field(default_factory=dict)
+    contributions: list[contribution.Contribution] = field(default_factory=list)
+    explain: dict[str, str] = field(default_factory=lambda: EXPLAIN)
+
+    @property
+    def in_range(self) -> list[Point]:
+        return self.points[self.window.start : self.window.stop]
+
+    @property
+    def currency_pnl(self) -> Decimal:
+        return sum((c.currency_pnl for c in self.contributions), Decimal(0))
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.points
+
+
+def _points(days) -> list[Point]:
+    return [Point(*row) for row in days]
+
+
+POINT_FIELDS = ("date", "market_value", "cash", "net_invested", "flow", "cash_income")
+
+
+def _live(portfolio: Portfolio) -> tuple[list[Point], dict, dict]:
+    """(points with today's live one, positions at each stored date on demand, today's)."""
+    history.ensure(portfolio)
+    days = list(
+        PortfolioDay.objects.filter(portfolio=portfolio).order_by("date").values_list(*POINT_FIELDS)
+    )
+    last = PortfolioDay.objects.filter(portfolio=portfolio).order_by("-date").first()
+    state, flow = history.live_state(portfolio, last)
+    points = _points(days)
+    if state.positions or state.cash or flow:
+        points.append(
+            Point(
+                timezone.localdate(),
+                history.q8(state.market_value),
+                state.cash,
+                state.net_invested,
+                flow,
+                state.cash_income,
+            )
+        )
+    return points, {}, state.positions
+
+
+def _window(points: Sequence[Point], key: str, start, end) -> Window:
+    if not points:
+        return Window(0, 0, None)
+    if key == "custom":
+        return returns.window(points, start, end)
+    return returns.window(points, returns.range_start(key, points[-1].date))
+
+
+def _all_ranges(points, growth) -> list[RangeFigures]:
+    return [
+        RangeFigures(key, label, text, returns.figures(points, growth, _window(points, key, 0, 0)))
+        for key, label, text in returns.RANGES
+    ]
+
+
+def _benchmark_series(symbols: list[str], since: dt.date, until: dt.date) -> dict:
+    series: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
+    rows = DailyBar.objects.filter(
+        instrument__symbol__in=symbols,
+        date__gte=since - dt.timedelta(days=history.LOOKBACK_DAYS),
+        date__lte=until,
+    ).order_by("date")
+    for symbol, day, close in rows.values_list("instrument__symbol", "date", "close"):
+        series[symbol][0].append(day)
+        series[symbol][1].append(close)
+    shares = Coalesce("instrument__shares_outstanding", "instrument__quote__shares_outstanding")
+    cap = ExpressionWrapper(
+        F("close") * shares, output_field=DecimalField(max_digits=38, decimal_places=2)
+    )
+    sector = (
+        DailyBar.objects.filter(
+            Q(instrument__miner__isnull=False, instrument__is_benchmark=False),
+            date__gte=since - dt.timedelta(days=history.LOOKBACK_DAYS),
+            date__lte=until,
+        )
+        .values("date")
+        .annotate(total=Sum(cap))
+        .order_by("date")
+        .values_list("date", "total")
+    )
+    for day, total in sector:
+        if total:
+            series[SECTOR][0].append(day)
+            series[SECTOR][1].append(Decimal(total))
+    return dict(series)
+
+
+def _rebased(series, base: dt.date, days: list[dt.date]) -> list[tuple[dt.date, Decimal]]:
+    dates, closes = series
+    i = bisect_right(dates, base)
+    if not i:
+        i = 1 if dates else 0
+    if not i:
+        return []
+    start = closes[i - 1]
+    result = []
+    for day in days:
+        j = bisect_right(dates, day)
+        if j and start:
+            result.append((day, returns.CTX.divide(closes[j - 1], start) - 1))
+    return result
+
+
+def build(
+    *,
+    title: str,
+    currency: str,
+    points: list[Point],
+    positions_at,
+    range_key: str,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    compare: str = "",
+    instruments: dict | None = None,
+) -> Report:
+    growth = returns.growths(points)
+    win = _window(points, range_key, start, end)
+    report = Report(
+        title,
+        currency,
+        points,
+        win,
+        range_key,
+        returns.figures(points, growth, win),
+        _all_ranges(points, growth),
+    )
+    if not win:
+        return report
+    inside = points[win.start : win.stop]
+    base_date = points[win.base].date if win.base is not None else inside[0].date
+    report.levels = risk.index(points, growth, win)
+    report.underwater = risk.underwater(report.levels)
+    report.drawdown = risk.max_drawdown(report.levels, base_date)
+    daily = risk.daily_returns(report.levels)
+    report.volatility = risk.volatility(daily, base_date, inside[-1].date)
+    symbols = [*BENCHMARKS, *([compare] if compare and compare not in BENCHMARKS else [])]
+    series = _benchmark_series(symbols, base_date, inside[-1].date)
+    days = [p.date for p in inside]
+    base = points[win.base].date if win.base is not None else None
+    report.comparison = {"Portfolio": [(d, level - 1) for d, level in report.levels]}
+    for name in [*symbols, SECTOR]:
+        if name in series:
+            report.comparison[name] = _rebased(series[name], base_date, days)
+    for symbol in RELATED:
+        if symbol in series:
+            report.relations[symbol] = risk.relation(
+                daily, risk.benchmark_returns(series[symbol], base, days)
+            )
+    start_positions, end_positions = positions_at(
+        points[win.base].date if win.base is not None else None, inside[-1].date
+    )
+    start_income = points[win.base].cash_income if win.base is not None else Decimal(0)
+    report.contributions = contribution.contributions(
+        start_positions,
+        end_positions,
+        instruments or {},
+        cash_income=inside[-1].cash_income - start_income,
+        total=report.selected.net,
+    )
+    return report
+
+
+def _instrument_names(ids) -> dict[int, tuple[str, str, str]]:
+    return {
+        pk: (symbol, name, ccy)
+        for pk, symbol, name, ccy in Instrument.objects.filter(pk__in=ids).values_list(
+            "pk", "symbol", "name", "currency"
+        )
+    }
+
+
+def portfolio_report(
+    portfolio: Portfolio,
+    range_key: str = "max",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    compare: str = "",
+) -> Report:
+    points, _, live_positions = _live(portfolio)
+    today = timezone.localdate()
+
+    def positions_at(first: dt.date | None, last: dt.date):
+        wanted = [d for d in (first, last) if d is not None and d != today]
+        found = {
+            day: history.positions_of(positions)
+            for day, positions in PortfolioDay.objects.filter(
+                portfolio=portfolio, date__in=wanted
+            ).values_list("date", "positions")
+        }
+        before = found.get(first, {}) if first else {}
+        after = live_positions if last == today else found.get(last, {})
+        return before, after
+
+    report_positions = set(live_positions)
+    return build(
+        title=portfolio.name,
+        currency=portfolio.base_currency,
+        points=points,
+        positions_at=positions_at,
+        range_key=range_key,
+        start=start,
+        end=end,
+        compare=compare,
+        instruments=_instrument_names(report_positions),
+    )
+
+
+def empty_positions() -> dict[int, PositionState]:
+    return {}

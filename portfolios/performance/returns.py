@@ -1,0 +1,240 @@
+"""Returns over a range of a value history: time-weighted, money-weighted (XIRR), net performance.
+
+Pure functions over `Point`s (one per day, oldest first). A day's flow is counted at its close:
+the time-weighted growth of day t is (V_t - F_t) / V_(t-1); on a day that starts from nothing
+it is measured on the money that arrived, V_t / F_t.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+CTX = decimal.Context(prec=40, rounding=decimal.ROUND_HALF_EVEN)
+RATE_PLACES = Decimal("1E-12")
+DAYS_PER_YEAR = 365
+
+
+@dataclass(frozen=True)
+class Point:
+    date: dt.date
+    market_value: Decimal
+    cash: Decimal
+    net_invested: Decimal
+    flow: Decimal
+    cash_income: Decimal = ZERO
+
+    @property
+    def value(self) -> Decimal:
+        return self.market_value + self.cash
+
+    @property
+    def pnl(self) -> Decimal:
+        return self.value - self.net_invested
+
+
+def growths(points: Sequence[Point]) -> list[Decimal | None]:
+    """Each day's time-weighted growth factor (None where there is nothing to measure)."""
+    result: list[Decimal | None] = []
+    previous = ZERO
+    for point in points:
+        if previous != 0:
+            result.append(CTX.divide(point.value - point.flow, previous))
+        elif point.flow > 0:
+            result.append(CTX.divide(point.value, point.flow))
+        else:
+            result.append(None)
+        previous = point.value
+    return result
+
+
+RANGES = [
+    ("1d", "1D", "the last day"),
+    ("wtd", "WTD", "this week"),
+    ("mtd", "MTD", "this month"),
+    ("ytd", "YTD", "this year"),
+    ("1y", "1Y", "the last year"),
+    ("3y", "3Y", "the last three years"),
+    ("5y", "5Y", "the last five years"),
+    ("max", "Max", "since the first entry"),
+]
+RANGE_KEYS = [key for key, *_ in RANGES]
+
+
+def _years_back(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def range_start(key: str, end: dt.date) -> dt.date | None:
+    """The first day of a named range ending on `end` (None: from the beginning). The value of
+    the last day before it is the range's starting value."""
+    if key == "1d":
+        return end
+    if key == "wtd":
+        return end - dt.timedelta(days=end.weekday())
+    if key == "mtd":
+        return end.replace(day=1)
+    if key == "ytd":
+        return end.replace(month=1, day=1)
+    if key in ("1y", "3y", "5y"):
+        return _years_back(end, int(key[0])) + dt.timedelta(days=1)
+    return None
+
+
+@dataclass(frozen=True)
+class Window:
+    """The points of a range (`first`..`last` indexes) and the day before it (`base`, None when
+    the range starts with the history)."""
+
+    start: int
+    stop: int  # exclusive
+    base: int | None
+
+    def __bool__(self) -> bool:
+        return self.stop > self.start
+
+
+def window(points: Sequence[Point], start: dt.date | None, end: dt.date | None = None) -> Window:
+    """Points with start <= date <= end; a "1d" start (the end itself) keeps one day."""
+    dates = [p.date for p in points]
+    stop = bisect_right(dates, end) if end is not None else len(points)
+    first = 0 if start is None else bisect_left(dates, start)
+    first = min(first, stop)
+    return Window(first, stop, first - 1 if first > 0 else None)
+
+
+@dataclass(frozen=True)
+class Figures:
+    start_value: Decimal
+    end_value: Decimal
+    flows: Decimal
+    net: Decimal  # net performance in money: end - start - flows
+    average_capital: Decimal | None
+    net_percent: Decimal | None  # net over average invested capital
+    twr: Decimal | None
+    xirr: Decimal | None  # money-weighted, a rate per year
+    mwr: Decimal | None  # the XIRR over the range's length
+    first_date: dt.date | None
+    last_date: dt.date | None
+
+
+def figures(points: Sequence[Point], growth: Sequence[Decimal | None], win: Window) -> Figures:
+    if not win:
+        return Figures(ZERO, ZERO, ZERO, ZERO, None, None, None, None, None, None, None)
+    inside = points[win.start : win.stop]
+    base = points[win.base] if win.base is not None else None
+    start_value = base.value if base else ZERO
+    end = inside[-1]
+    flows = sum((p.flow for p in inside), ZERO)
+    net = end.value - start_value - flows
+    origin = base.date if base else inside[0].date
+    span = (end.date - origin).days
+    capital = start_value
+    for p in inside:
+        weight = CTX.divide(Decimal((end.date - p.date).days), Decimal(span)) if span else ONE
+        capital += CTX.multiply(p.flow, weight)
+    net_percent = CTX.divide(net, capital) if capital > 0 else None
+    measured = [g for g in growth[win.start : win.stop] if g is not None]
+    twr = None
+    if measured:
+        product = ONE
+        for g in measured:
+            product = CTX.multiply(product, g)
+        twr = product - ONE
+    cash_flows = [(base.date, -start_value)] if base and start_value else []
+    cash_flows += [(p.date, -p.flow) for p in inside if p.flow]
+    cash_flows.append((end.date, end.value))
+    rate = xirr(cash_flows)
+    mwr = None
+    if rate is not None:
+        years = (end.date - cash_flows[0][0]).days / DAYS_PER_YEAR
+        mwr = _decimal((1 + float(rate)) ** years - 1)
+    return Figures(
+        start_value,
+        end.value,
+        flows,
+        net,
+        capital if capital > 0 else None,
+        net_percent,
+        twr,
+        rate,
+        mwr,
+        origin,
+        end.date,
+    )
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(RATE_PLACES)
+
+
+def xirr(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> Decimal | None:
+    """The yearly rate r at which the dated cash flows' net present value is zero,
+    sum(c / (1 + r) ** (days / 365)); None when there is no such rate (all flows of one sign)
+    or it cannot be found. Newton's method, with bisection when Newton wanders off."""
+    combined: dict[dt.date, float] = {}
+    for day, amount in cash_flows:
+        combined[day] = combined.get(day, 0.0) + float(amount)
+    days = sorted(combined)
+    amounts = np.array([combined[d] for d in days])
+    if not (amounts > 0).any() or not (amounts < 0).any():
+        return None
+    years = np.array([(d - days[0]).days / DAYS_PER_YEAR for d in days])
+    scale = np.abs(amounts).max()
+    amounts = amounts / scale
+
+    def npv(rate: float) -> float:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return float(np.sum(amounts * (1.0 + rate) ** -years))
+
+    def slope(rate: float) -> float:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return float(np.sum(-years * amounts * (1.0 + rate) ** (-years - 1)))
+
+    rate = 0.1
+    for _ in range(60):
+        value, derivative = npv(rate), slope(rate)
+        if not math.isfinite(value) or not math.isfinite(derivative) or derivative == 0:
+            break
+        following = rate - value / derivative
+        if following <= -1 or not math.isfinite(following):
+            break
+        if abs(following - rate) < 1e-14 * max(1.0, abs(rate)):
+            return _decimal(following)
+        rate = following
+    return _bisect(npv)
+
+
+def _bisect(npv) -> Decimal | None:
+    low, high = -0.999999999, 1.0
+    low_value = npv(low)
+    while math.isfinite(npv(high)) and (npv(high) > 0) == (low_value > 0):
+        high *= 10
+        if high > 1e9:
+            return None
+    if not math.isfinite(low_value):
+        return None
+    for _ in range(300):
+        middle = (low + high) / 2
+        value = npv(middle)
+        if not math.isfinite(value):
+            return None
+        if (value > 0) == (low_value > 0):
+            low, low_value = middle, value
+        else:
+            high = middle
+        if high - low < 1e-15 * max(1.0, abs(middle)):
+            break
+    return _decimal((low + high) / 2)
