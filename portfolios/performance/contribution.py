@@ -72,8 +72,17 @@ def contributions(
         share = CTX.divide(cash_income, total) if total else None
         rows.append(
             Contribution(
-                None, "Cash", "Interest less fees", "", ZERO, ZERO, ZERO, cash_income, ZERO,
-                share, False,
+                None,
+                "Cash",
+                "Interest less fees",
+                "",
+                ZERO,
+                ZERO,
+                ZERO,
+                cash_income,
+                ZERO,
+                share,
+                False,
             )
         )
     return rows

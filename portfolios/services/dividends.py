@@ -37,9 +37,7 @@ def market_dividends(holding: Holding, entries: Sequence[Transaction]) -> list:
     ]
 
 
-def reconcile(
-    holding: Holding, entries: Sequence[Transaction], position: ledger.Position
-) -> None:
+def reconcile(holding: Holding, entries: Sequence[Transaction], position: ledger.Position) -> None:
     """Create, adjust and remove the holding's automatic dividend entries to match `position`."""
     existing = {e.trade_date: e for e in entries if e.kind == DIVIDEND and e.automatic}
     paid = {d.ex_date: d for d in position.applied_dividends}

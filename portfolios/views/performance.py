@@ -1,0 +1,229 @@
+"""Performance pages: value history, returns, benchmarks, risk and contribution, with CSVs."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from portfolios.forms import DateInput, SymbolField
+from portfolios.models import Portfolio
+from portfolios.performance import report as reports
+from portfolios.performance.returns import RANGES
+from portfolios.views.common import HtmxHttpRequest
+
+TEMPLATE = "portfolios/performance.html"
+TABLES = ("history", "returns", "contribution")
+
+
+class RangeForm(forms.Form):
+    range = forms.ChoiceField(
+        choices=[(key, label) for key, label, _ in RANGES] + [("custom", "Custom")],
+        required=False,
+    )
+    start = forms.DateField(required=False, label="From", widget=DateInput())
+    end = forms.DateField(required=False, label="To", widget=DateInput())
+    compare = SymbolField(required=False, label="Compare with")
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if cleaned.get("range") == "custom" or start or end:
+            cleaned["range"] = "custom"
+            if start and end and start > end:
+                self.add_error("end", "The end of the range must come after its start.")
+        return cleaned
+
+    def values(self) -> dict:
+        if not self.is_valid():
+            return {"range_key": "max"}
+        data = self.cleaned_data
+        return {
+            "range_key": data.get("range") or "max",
+            "start": data.get("start"),
+            "end": data.get("end"),
+            "compare": data.get("compare") or "",
+        }
+
+
+def _report(request: HtmxHttpRequest, pk: int | None):
+    form = RangeForm(request.GET or None)
+    values = form.values()
+    if pk is None:
+        return None, form, reports.user_report(request.user, **values)
+    portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+    return portfolio, form, reports.portfolio_report(portfolio, **values)
+
+
+def _csv_urls(pk: int | None, query: str) -> dict[str, str]:
+    suffix = f"?{query}" if query else ""
+    if pk is None:
+        return {t: reverse("portfolios:performance_all_csv", args=[t]) + suffix for t in TABLES}
+    return {t: reverse("portfolios:performance_csv", args=[pk, t]) + suffix for t in TABLES}
+
+
+def _render(request: HtmxHttpRequest, pk: int | None) -> HttpResponse:
+    portfolio, form, report = _report(request, pk)
+    query = request.GET.urlencode()
+    context = {
+        "portfolio": portfolio,
+        "form": form,
+        "report": report,
+        "ranges": RANGES,
+        "csv": _csv_urls(pk, query),
+        "charts": _chart_data(report),
+    }
+    return render(request, TEMPLATE, context)
+
+
+@login_required
+@require_GET
+def performance(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _render(request, pk)
+
+
+@login_required
+@require_GET
+def performance_all(request: HtmxHttpRequest) -> HttpResponse:
+    return _render(request, None)
+
+
+def _chart_data(report: reports.Report) -> dict:
+    def number(value) -> float:
+        return float(value)
+
+    return {
+        "value": {
+            "format": "money",
+            "series": [
+                {
+                    "name": "Value",
+                    "kind": "area",
+                    "points": [
+                        {"time": p.date.isoformat(), "value": number(p.value)}
+                        for p in report.in_range
+                    ],
+                },
+                {
+                    "name": "Net invested",
+                    "kind": "line",
+                    "points": [
+                        {"time": p.date.isoformat(), "value": number(p.net_invested)}
+                        for p in report.in_range
+                    ],
+                },
+            ],
+        },
+        "comparison": {
+            "format": "percent",
+            "series": [
+                {
+                    "name": name,
+                    "kind": "line",
+                    "points": [
+                        {"time": d.isoformat(), "value": number(v * 100)} for d, v in points
+                    ],
+                }
+                for name, points in report.comparison.items()
+            ],
+        },
+        "underwater": {
+            "format": "percent",
+            "series": [
+                {
+                    "name": "Below the peak",
+                    "kind": "area",
+                    "points": [
+                        {"time": d.isoformat(), "value": number(v * 100)}
+                        for d, v in report.underwater
+                    ],
+                }
+            ],
+        },
+    }
+
+
+def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([f"{v:f}" if isinstance(v, Decimal) else v for v in row])
+    return response
+
+
+def _percent(value) -> str:
+    return "" if value is None else f"{value}"
+
+
+def _table_csv(request: HtmxHttpRequest, pk: int | None, table: str) -> HttpResponse:
+    if table not in TABLES:
+        raise Http404("No such table.")
+    portfolio, _, report = _report(request, pk)
+    stem = f"portfolio-{portfolio.pk}" if portfolio else "portfolios"
+    name = f"{stem}-{table}-{dt.date.today().isoformat()}.csv"
+    ccy = report.currency
+    if table == "history":
+        rows = (
+            (p.date, p.value, p.market_value, p.cash, p.net_invested, p.pnl, p.flow, ccy)
+            for p in report.in_range
+        )
+        header = ["date", "value", "market_value", "cash", "net_invested", "cumulative_pnl"]
+        return _csv_response(name, [*header, "flow", "currency"], rows)
+    if table == "returns":
+        rows = (
+            (
+                r.label,
+                r.figures.first_date or "",
+                r.figures.last_date or "",
+                _percent(r.figures.twr),
+                _percent(r.figures.mwr),
+                _percent(r.figures.xirr),
+                r.figures.net,
+                _percent(r.figures.net_percent),
+                ccy,
+            )
+            for r in report.ranges
+        )
+        header = ["range", "from", "to", "time_weighted", "money_weighted", "xirr_per_year"]
+        header += ["net_performance", "net_over_capital", "currency"]
+        return _csv_response(name, header, rows)
+    rows = (
+        (
+            c.symbol,
+            c.name,
+            c.start_value,
+            c.end_value,
+            c.net_flow,
+            c.pnl,
+            c.currency_pnl,
+            _percent(c.share),
+            "open" if c.is_open else "closed",
+            ccy,
+        )
+        for c in report.contributions
+    )
+    header = ["symbol", "name", "start_value", "end_value", "net_cash_in", "pnl"]
+    return _csv_response(
+        name, [*header, "currency_pnl", "share_of_net", "status", "currency"], rows
+    )
+
+
+@login_required
+@require_GET
+def performance_csv(request: HtmxHttpRequest, pk: int, table: str) -> HttpResponse:
+    return _table_csv(request, pk, table)
+
+
+@login_required
+@require_GET
+def performance_all_csv(request: HtmxHttpRequest, table: str) -> HttpResponse:
+    return _table_csv(request, None, table)
