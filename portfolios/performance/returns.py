@@ -156,9 +156,8 @@ def figures(points: Sequence[Point], growth: Sequence[Decimal | None], win: Wind
     cash_flows = [(base.date, -start_value)] if base and start_value else []
     cash_flows += [(p.date, -p.flow) for p in inside if p.flow]
     cash_flows.append((end.date, end.value))
-    solved = money_weighted(cash_flows)
-    mwr = _decimal(solved[0]) if solved else None
-    rate = xirr(cash_flows) if solved else None
+    mwr = money_weighted(cash_flows)
+    rate = xirr(cash_flows) if mwr is not None else None
     return Figures(
         start_value,
         end.value,
@@ -183,13 +182,13 @@ def _decimal(value: float) -> Decimal | None:
         return None
 
 
-def money_weighted(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> tuple[float, int] | None:
-    """The return R over the flows' span (first to last date) at which their net present value
-    is zero: sum(c / (1 + R) ** (days since the first / span)) = 0. Returns (R, span in days),
-    or None when there is no such return (all flows of one sign) or it cannot be found.
+def _log_growth(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> tuple[float, int] | None:
+    """The continuously compounded return y over the flows' span (first to last date) at which
+    their net present value is zero, sum(c * exp(-y * days since the first / span)) = 0, and the
+    span in days; None when there is no such return (all flows of one sign) or none is found.
 
-    Solving for the span's return rather than a yearly rate keeps short ranges well
-    conditioned (a 30% gain over four days is a yearly rate of about 10^11)."""
+    Solving for the span's log return rather than a yearly rate keeps short ranges and heavy
+    losses well conditioned (a 30% gain over four days is a yearly rate of about 10^11)."""
     combined: dict[dt.date, float] = {}
     for day, amount in cash_flows:
         combined[day] = combined.get(day, 0.0) + float(amount)
@@ -201,51 +200,57 @@ def money_weighted(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> tuple[float
     exponents = np.array([(d - days[0]).days / span for d in days])
     amounts = amounts / np.abs(amounts).max()
 
-    def npv(rate: float) -> float:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return float(np.sum(amounts * (1.0 + rate) ** -exponents))
+    def npv(y: float) -> float:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.sum(amounts * np.exp(-y * exponents)))
 
-    def slope(rate: float) -> float:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return float(np.sum(-exponents * amounts * (1.0 + rate) ** (-exponents - 1)))
+    def slope(y: float) -> float:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.sum(-exponents * amounts * np.exp(-y * exponents)))
 
-    rate = 0.0
+    y = 0.0
     for _ in range(60):
-        value, derivative = npv(rate), slope(rate)
+        value, derivative = npv(y), slope(y)
         if not math.isfinite(value) or not math.isfinite(derivative) or derivative == 0:
             break
-        following = rate - value / derivative
-        if following <= -1 or not math.isfinite(following):
+        following = y - value / derivative
+        if not math.isfinite(following) or abs(following) > 700:
             break
-        if abs(following - rate) < 1e-15 * max(1.0, abs(rate)):
+        if abs(following - y) < 1e-15 * max(1.0, abs(y)):
             return following, span
-        rate = following
+        y = following
     found = _bisect(npv)
     return (found, span) if found is not None else None
 
 
+def money_weighted(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> Decimal | None:
+    """The money-weighted return over the flows' span (None: there is none)."""
+    solved = _log_growth(cash_flows)
+    return _decimal(math.expm1(solved[0])) if solved else None
+
+
 def xirr(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> Decimal | None:
     """The yearly rate r at which sum(c / (1 + r) ** (days / 365)) = 0 (None: no such rate)."""
-    solved = money_weighted(cash_flows)
+    solved = _log_growth(cash_flows)
     if solved is None:
         return None
-    period, span = solved
+    y, span = solved
     try:
-        return _decimal((1.0 + period) ** (DAYS_PER_YEAR / span) - 1.0)
+        return _decimal(math.expm1(y * DAYS_PER_YEAR / span))
     except OverflowError:
         return None
 
 
 def _bisect(npv) -> float | None:
-    low, high = -1.0 + 1e-15, 1.0
-    low_value = npv(low)
-    if not math.isfinite(low_value):
-        return None
-    while math.isfinite(npv(high)) and (npv(high) > 0) == (low_value > 0):
-        high *= 10
-        if high > 1e18:
+    """Bisection over log returns from -700 to 700 (the NPV falls as y rises when money goes in
+    first, and rises otherwise; either way one sign change is looked for)."""
+    low, high = -1.0, 1.0
+    while (npv(low) > 0) == (npv(high) > 0):
+        low, high = low * 2, high * 2
+        if high > 700:
             return None
-    for _ in range(400):
+    low_value = npv(low)
+    for _ in range(200):
         middle = (low + high) / 2
         value = npv(middle)
         if not math.isfinite(value):
