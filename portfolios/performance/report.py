@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum
-from django.db.models.functions import Coalesce
+from django.core.cache import cache
+from django.db.models import F, FloatField, Q, Sum
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from config import versions
 from market.models import DailyBar, Instrument
 from portfolios.models import Portfolio, PortfolioDay
 from portfolios.performance import contribution, history, returns, risk
@@ -66,13 +68,32 @@ class Report:
     drawdown: risk.Drawdown | None = None
     volatility: float | None = None
     relations: dict[str, risk.Relation] = field(default_factory=dict)
-    comparison: dict[str, list[tuple[dt.date, Decimal]]] = field(default_factory=dict)
+    # Each series' change since the range's start, one value per day of the range.
+    comparison: dict[str, list[float | None]] = field(default_factory=dict)
     contributions: list[contribution.Contribution] = field(default_factory=list)
     explain: dict[str, str] = field(default_factory=lambda: EXPLAIN)
 
     @property
     def in_range(self) -> list[Point]:
         return self.points[self.window.start : self.window.stop]
+
+    @property
+    def comparison_changes(self) -> list[tuple[str, float | None]]:
+        """Each series' change over the whole range."""
+        return [
+            (name, next((v for v in reversed(values) if v is not None), None))
+            for name, values in self.comparison.items()
+        ]
+
+    @property
+    def table_points(self) -> list[Point]:
+        """At most TABLE_ROWS days of the range, evenly spaced, newest first, the last always
+        in (the chart's fallback table; the CSV has every day)."""
+        return _sample(self.in_range)[::-1]
+
+    @property
+    def table_underwater(self) -> list[tuple[dt.date, Decimal]]:
+        return _sample(self.underwater)[::-1]
 
     @property
     def currency_pnl(self) -> Decimal:
@@ -83,6 +104,25 @@ class Report:
         return not self.points
 
 
+TABLE_ROWS = 60
+CHART_POINTS = 400
+
+
+def chart_sample(count: int) -> list[int]:
+    """Indexes of at most CHART_POINTS of `count` days, evenly spaced, first and last in."""
+    if count <= CHART_POINTS:
+        return list(range(count))
+    step = (count - 1) / (CHART_POINTS - 1)
+    return sorted({round(i * step) for i in range(CHART_POINTS)})
+
+
+def _sample(items: list) -> list:
+    if len(items) <= TABLE_ROWS:
+        return list(items)
+    step = (len(items) - 1) / (TABLE_ROWS - 1)
+    return [items[round(i * step)] for i in range(TABLE_ROWS)]
+
+
 def _points(days) -> list[Point]:
     return [Point(*row) for row in days]
 
@@ -90,13 +130,31 @@ def _points(days) -> list[Point]:
 POINT_FIELDS = ("date", "market_value", "cash", "net_invested", "flow", "cash_income")
 
 
-def _live(portfolio: Portfolio) -> tuple[list[Point], dict, dict]:
-    """(points with today's live one, positions at each stored date on demand, today's)."""
+DAYS_CACHE_SECONDS = 6 * 3600
+
+
+def _stored_days(portfolio: Portfolio) -> tuple[list[tuple], PortfolioDay | None]:
+    """The stored days (brought up to yesterday) as tuples, and the last one. Cached on the
+    owner's token (any ledger write replaces it), the bars token and the date."""
+    tokens = (versions.user_token(portfolio.owner_id), versions.bars_token())
+    key = f"performance:days:{portfolio.pk}:{':'.join(tokens)}:{timezone.localdate()}"
+    if all(tokens):
+        found = cache.get(key)
+        if found is not None:
+            return found
     history.ensure(portfolio)
     days = list(
         PortfolioDay.objects.filter(portfolio=portfolio).order_by("date").values_list(*POINT_FIELDS)
     )
     last = PortfolioDay.objects.filter(portfolio=portfolio).order_by("-date").first()
+    if all(tokens):
+        cache.set(key, (days, last), DAYS_CACHE_SECONDS)
+    return days, last
+
+
+def _live(portfolio: Portfolio) -> tuple[list[Point], dict, dict]:
+    """(points with today's live one, -, today's positions)."""
+    days, last = _stored_days(portfolio)
     state, flow = history.live_state(portfolio, last)
     points = _points(days)
     if state.positions or state.cash or flow:
@@ -121,58 +179,74 @@ def _window(points: Sequence[Point], key: str, start, end) -> Window:
     return returns.window(points, returns.range_start(key, points[-1].date))
 
 
-def _all_ranges(points, growth) -> list[RangeFigures]:
+def _all_ranges(series: returns.Series) -> list[RangeFigures]:
+    points = series.points
     return [
-        RangeFigures(key, label, text, returns.figures(points, growth, _window(points, key, 0, 0)))
+        RangeFigures(key, label, text, returns.figures(series, _window(points, key, None, None)))
         for key, label, text in returns.RANGES
     ]
 
 
+BENCHMARK_CACHE_SECONDS = 24 * 3600
+
+
 def _benchmark_series(symbols: list[str], since: dt.date, until: dt.date) -> dict:
+    """Daily closes (floats: they only feed statistics and rebased lines) of these symbols and
+    the miners' sector total, from a little before `since`; cached on the bars token."""
+    token = versions.bars_token()
+    key = f"performance:benchmarks:{token}:{','.join(symbols)}:{since}:{until}"
+    if token:
+        found = cache.get(key)
+        if found is not None:
+            return found
+    series = _load_benchmark_series(symbols, since, until)
+    if token:
+        cache.set(key, series, BENCHMARK_CACHE_SECONDS)
+    return series
+
+
+def _load_benchmark_series(symbols: list[str], since: dt.date, until: dt.date) -> dict:
+    start = since - dt.timedelta(days=history.LOOKBACK_DAYS)
     series: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
     rows = DailyBar.objects.filter(
-        instrument__symbol__in=symbols,
-        date__gte=since - dt.timedelta(days=history.LOOKBACK_DAYS),
-        date__lte=until,
+        instrument__symbol__in=symbols, date__gte=start, date__lte=until
     ).order_by("date")
-    for symbol, day, close in rows.values_list("instrument__symbol", "date", "close"):
+    for symbol, day, close in rows.values_list(
+        "instrument__symbol", "date", Cast("close", FloatField())
+    ):
         series[symbol][0].append(day)
         series[symbol][1].append(close)
     shares = Coalesce("instrument__shares_outstanding", "instrument__quote__shares_outstanding")
-    cap = ExpressionWrapper(
-        F("close") * shares, output_field=DecimalField(max_digits=38, decimal_places=2)
-    )
     sector = (
         DailyBar.objects.filter(
             Q(instrument__miner__isnull=False, instrument__is_benchmark=False),
-            date__gte=since - dt.timedelta(days=history.LOOKBACK_DAYS),
+            date__gte=start,
             date__lte=until,
         )
         .values("date")
-        .annotate(total=Sum(cap))
+        .annotate(total=Sum(Cast(F("close"), FloatField()) * Cast(shares, FloatField())))
         .order_by("date")
         .values_list("date", "total")
     )
     for day, total in sector:
         if total:
             series[SECTOR][0].append(day)
-            series[SECTOR][1].append(Decimal(total))
+            series[SECTOR][1].append(float(total))
     return dict(series)
 
 
-def _rebased(series, base: dt.date, days: list[dt.date]) -> list[tuple[dt.date, Decimal]]:
+def _rebased(series, base: dt.date, days: list[dt.date]) -> list[float | None]:
+    """The series' change since `base` (or its first close) on each day; None before it has
+    any close."""
     dates, closes = series
-    i = bisect_right(dates, base)
-    if not i:
-        i = 1 if dates else 0
-    if not i:
-        return []
+    i = bisect_right(dates, base) or (1 if dates else 0)
+    if not i or not closes[i - 1]:
+        return [None] * len(days)
     start = closes[i - 1]
     result = []
     for day in days:
         j = bisect_right(dates, day)
-        if j and start:
-            result.append((day, returns.CTX.divide(closes[j - 1], start) - 1))
+        result.append(closes[j - 1] / start - 1 if j else None)
     return result
 
 
@@ -188,7 +262,8 @@ def build(
     compare: str = "",
     instruments: dict | None = None,
 ) -> Report:
-    growth = returns.growths(points)
+    series = returns.Series.of(points)
+    growth = series.growth
     win = _window(points, range_key, start, end)
     report = Report(
         title,
@@ -196,8 +271,8 @@ def build(
         points,
         win,
         range_key,
-        returns.figures(points, growth, win),
-        _all_ranges(points, growth),
+        returns.figures(series, win),
+        _all_ranges(series),
     )
     if not win:
         return report
@@ -212,7 +287,7 @@ def build(
     series = _benchmark_series(symbols, base_date, inside[-1].date)
     days = [p.date for p in inside]
     base = points[win.base].date if win.base is not None else None
-    report.comparison = {"Portfolio": [(d, level - 1) for d, level in report.levels]}
+    report.comparison = {"Portfolio": [float(level - 1) for _, level in report.levels]}
     for name in [*symbols, SECTOR]:
         if name in series:
             report.comparison[name] = _rebased(series[name], base_date, days)

@@ -130,34 +130,57 @@ class Figures:
     last_date: dt.date | None
 
 
-def figures(points: Sequence[Point], growth: Sequence[Decimal | None], win: Window) -> Figures:
+@dataclass(frozen=True)
+class Series:
+    """Points with what every range reads of them, computed once: the daily growths, running
+    sums of the flows and of flow x day number, and where the flows are."""
+
+    points: Sequence[Point]
+    growth: list[Decimal | None]
+    flow_sums: list[Decimal]  # flow_sums[i] = flows of points[:i]
+    dated_flow_sums: list[Decimal]  # the same of flow x date ordinal
+    flow_at: list[int]  # indexes of the points with a flow
+
+    @classmethod
+    def of(cls, points: Sequence[Point]) -> Series:
+        flow_sums, dated, flow_at = [ZERO], [ZERO], []
+        for i, p in enumerate(points):
+            flow_sums.append(flow_sums[-1] + p.flow)
+            dated.append(dated[-1] + p.flow * p.date.toordinal())
+            if p.flow:
+                flow_at.append(i)
+        return cls(points, growths(points), flow_sums, dated, flow_at)
+
+
+def figures(series: Series, win: Window) -> Figures:
     if not win:
         return Figures(ZERO, ZERO, ZERO, ZERO, None, None, None, None, None, None, None)
-    inside = points[win.start : win.stop]
+    points = series.points
     base = points[win.base] if win.base is not None else None
+    first, end = points[win.start], points[win.stop - 1]
     start_value = base.value if base else ZERO
-    end = inside[-1]
-    flows = sum((p.flow for p in inside), ZERO)
+    flows = series.flow_sums[win.stop] - series.flow_sums[win.start]
     net = end.value - start_value - flows
-    origin = base.date if base else inside[0].date
+    origin = base.date if base else first.date
     span = (end.date - origin).days
-    capital = start_value
-    for p in inside:
-        weight = CTX.divide(Decimal((end.date - p.date).days), Decimal(span)) if span else ONE
-        capital += CTX.multiply(p.flow, weight)
+    # Each flow weighted by the share of the range left after it: (end - day) / span.
+    if span:
+        dated = series.dated_flow_sums[win.stop] - series.dated_flow_sums[win.start]
+        weighted = CTX.divide(flows * end.date.toordinal() - dated, Decimal(span))
+    else:
+        weighted = flows
+    capital = start_value + weighted
     net_percent = CTX.divide(net, capital) if capital > 0 else None
-    measured = [g for g in growth[win.start : win.stop] if g is not None]
-    twr = None
-    if measured:
-        product = ONE
-        for g in measured:
+    twr, product = None, ONE
+    for g in series.growth[win.start : win.stop]:
+        if g is not None:
             product = CTX.multiply(product, g)
-        twr = product - ONE
+            twr = product - ONE
     cash_flows = [(base.date, -start_value)] if base and start_value else []
-    cash_flows += [(p.date, -p.flow) for p in inside if p.flow]
+    lo, hi = bisect_left(series.flow_at, win.start), bisect_left(series.flow_at, win.stop)
+    cash_flows += [(points[i].date, -points[i].flow) for i in series.flow_at[lo:hi]]
     cash_flows.append((end.date, end.value))
-    mwr = money_weighted(cash_flows)
-    rate = xirr(cash_flows) if mwr is not None else None
+    mwr, rate = money_weighted_and_xirr(cash_flows)
     return Figures(
         start_value,
         end.value,
@@ -223,22 +246,25 @@ def _log_growth(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> tuple[float, i
     return (found, span) if found is not None else None
 
 
-def money_weighted(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> Decimal | None:
-    """The money-weighted return over the flows' span (None: there is none)."""
+def money_weighted_and_xirr(
+    cash_flows: Sequence[tuple[dt.date, Decimal]],
+) -> tuple[Decimal | None, Decimal | None]:
+    """The money-weighted return over the flows' span, and the same as a yearly rate (the
+    XIRR); None where there is none (or the yearly rate is too large to write)."""
     solved = _log_growth(cash_flows)
-    return _decimal(math.expm1(solved[0])) if solved else None
+    if solved is None:
+        return None, None
+    y, span = solved
+    try:
+        rate = _decimal(math.expm1(y * DAYS_PER_YEAR / span))
+    except OverflowError:
+        rate = None
+    return _decimal(math.expm1(y)), rate
 
 
 def xirr(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> Decimal | None:
     """The yearly rate r at which sum(c / (1 + r) ** (days / 365)) = 0 (None: no such rate)."""
-    solved = _log_growth(cash_flows)
-    if solved is None:
-        return None
-    y, span = solved
-    try:
-        return _decimal(math.expm1(y * DAYS_PER_YEAR / span))
-    except OverflowError:
-        return None
+    return money_weighted_and_xirr(cash_flows)[1]
 
 
 def _bisect(npv) -> float | None:

@@ -1,7 +1,7 @@
 // Draws the history charts of the market pages with the vendored lightweight-charts.
 // Each <div class="chart" data-chart-src="…json"> is filled from its JSON endpoint, or from the
-// JSON of the element named by data-chart-json (a payload of several series: {format, series:
-// [{name, kind, points}]}); the table next to it stays the fallback (and is folded once the
+// JSON of the element named by data-chart-json (several series as columns: {format, times,
+// series: [{name, kind, values}]}, null where a series has no value); the table next to it stays the fallback (and is folded once the
 // chart is drawn). Works for content that
 // htmx swaps in (a new range), and follows the light/dark colour scheme.
 (function () {
@@ -71,7 +71,20 @@
     return value.toLocaleString("en-US", { maximumFractionDigits: 2 });
   }
 
+  function columnPoints(times, values) {
+    var points = [];
+    for (var i = 0; i < times.length; i++) {
+      if (values[i] !== null) {
+        points.push({ time: times[i], value: values[i] });
+      }
+    }
+    return points;
+  }
+
   function drawSeries(element, payload) {
+    payload.series.forEach(function (entry) {
+      entry.points = columnPoints(payload.times, entry.values);
+    });
     var options = themeOptions();
     options.autoSize = true;
     options.localization = { priceFormatter: payload.format === "percent" ? percent : plain };
@@ -108,7 +121,7 @@
         return;
       }
       var payload = JSON.parse(source.textContent);
-      if (!payload.series.length || !payload.series[0].points.length) {
+      if (!payload.series.length || !payload.times.length) {
         element.dataset.chartState = "unavailable";
         return;
       }

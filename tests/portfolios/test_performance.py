@@ -287,3 +287,49 @@ def test_a_deposit_and_a_fee_are_recorded_through_the_transaction_form(user_clie
     entry.refresh_from_db()
     assert (entry.kind, entry.trade_date, entry.amount) == ("withdrawal", D2, D(40))
     assert Quote.objects.count() == 0
+
+
+def ledger_of(portfolio, size: int) -> None:
+    """`size` buys spread over 250 trading days of two stocks that have daily bars."""
+    from portfolios.services import TradeInput, record_transactions
+
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(370)]
+    days = [d for d in days if d.weekday() < 5][:250]
+    stocks = [InstrumentFactory(symbol=f"S{portfolio.pk}{i}") for i in range(2)]
+    DailyBar.objects.bulk_create(
+        DailyBar(instrument=s, date=d, close=D(10 + i % 7), adj_close=D(10 + i % 7))
+        for s in stocks
+        for i, d in enumerate(days)
+    )
+    for s in stocks:
+        QuoteFactory(instrument=s, price=D(12))
+    record_transactions(
+        portfolio=portfolio,
+        trades=[
+            TradeInput("buy", days[i * len(days) // size], 1, "10", instrument=stocks[i % 2])
+            for i in range(size)
+        ],
+    )
+
+
+@pytest.mark.parametrize("name", ["performance", "performance_all"])
+def test_the_page_makes_as_many_queries_for_5000_transactions_as_for_50(
+    client, django_assert_num_queries, name
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for size in (50, 5000):
+        portfolio = PortfolioFactory()
+        ledger_of(portfolio, size)
+        client.force_login(portfolio.owner)
+        args = [portfolio.pk] if name == "performance" else []
+        url = reverse(f"portfolios:{name}", args=args)
+        assert client.get(url, {"range": "1y"}).status_code == 200  # builds the days once
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url, {"range": "1y"}).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    with django_assert_num_queries(counts[0]):
+        client.get(url, {"range": "1y"})
