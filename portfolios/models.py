@@ -76,6 +76,11 @@ class Holding(models.Model):
     average_cost = models.DecimalField(default=0, **PRICE)
     cost_basis = models.DecimalField(default=0, **PRICE)
     realized_pnl = models.DecimalField(default=0, **PRICE)
+    # The same two in the portfolio's currency (`base_currency`) at each trade date's FX close;
+    # None while the rate has no daily history.
+    base_currency = models.CharField(max_length=3, blank=True)
+    cost_basis_base = models.DecimalField(null=True, blank=True, **PRICE)
+    realized_pnl_base = models.DecimalField(null=True, blank=True, **PRICE)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

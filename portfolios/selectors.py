@@ -92,6 +92,8 @@ class PositionRow:
     unrealized_pnl: Decimal | None
     unrealized_pnl_percent: Decimal | None
     realized_pnl: Decimal | None
+    # The part of the unrealized P&L due to the rate's move since the trades (0 at home).
+    currency_pnl: Decimal | None
     segment: str
     segment_label: str
     country: str
@@ -187,7 +189,10 @@ def _build_positions(
         quantity = holding.quantity
         cost_basis = holding.cost_basis * rate if rate is not None else None
         realized = holding.realized_pnl * rate if rate is not None else None
-        market_value = day_change = unrealized = None
+        if holding.base_currency == base_currency and holding.cost_basis_base is not None:
+            # Foreign positions at the FX close of each trade's date, not today's rate.
+            cost_basis, realized = holding.cost_basis_base, holding.realized_pnl_base
+        market_value = day_change = unrealized = currency_pnl = None
         day_change_percent = unrealized_percent = None
         if price is not None and rate is not None:
             market_value = quantity * price * rate
@@ -196,6 +201,7 @@ def _build_positions(
                 day_change_percent = quote.change_percent
             unrealized = market_value - cost_basis
             unrealized_percent = _pct(unrealized, cost_basis)
+            currency_pnl = holding.cost_basis * rate - cost_basis
         rows.append(
             PositionRow(
                 holding=holding,
@@ -213,6 +219,7 @@ def _build_positions(
                 unrealized_pnl=unrealized,
                 unrealized_pnl_percent=unrealized_percent,
                 realized_pnl=realized,
+                currency_pnl=currency_pnl,
                 segment=segment,
                 segment_label=segment_label,
                 country=country or "-",

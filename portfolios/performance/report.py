@@ -72,6 +72,7 @@ class Report:
     comparison: dict[str, list[float | None]] = field(default_factory=dict)
     contributions: list[contribution.Contribution] = field(default_factory=list)
     explain: dict[str, str] = field(default_factory=lambda: EXPLAIN)
+    sort: str = "-pnl"  # how the contribution rows are ordered
 
     @property
     def in_range(self) -> list[Point]:

@@ -27,13 +27,22 @@ from market.rules import NOTE_MAX_LENGTH
 from portfolios import ledger
 from portfolios.models import Holding, Notification, Portfolio, Transaction
 from portfolios.performance import history
-from portfolios.services import dividends
+from portfolios.services import dividends, trade_fx
 from portfolios.services.instruments import ensure_fx_instruments, find_or_add_instrument
 
 log = logging.getLogger(__name__)
 
 TRADE_KINDS = (Transaction.Kind.BUY, Transaction.Kind.SELL, Transaction.Kind.DIVIDEND)
 EDITABLE_FIELDS = ("kind", "trade_date", "quantity", "price", "fee", "note")
+HOLDING_FIELDS = (
+    "quantity",
+    "average_cost",
+    "cost_basis",
+    "realized_pnl",
+    "base_currency",
+    "cost_basis_base",
+    "realized_pnl_base",
+)
 # DecimalField(max_digits=20, decimal_places=8): at most 12 digits before the point.
 MAX_PLACES = 8
 MAX_INTEGER_DIGITS = 12
@@ -225,7 +234,8 @@ def _recompute_locked(holding: Holding, since: date | None = None) -> Holding | 
             instrument_id=holding.instrument_id
         ).values_list("date", "ratio")
     ]
-    position = ledger.walk(trades, splits, dividends.market_dividends(holding, entries))
+    events = dividends.market_dividends(holding, entries)
+    position = ledger.walk(trades, splits, events)
     if position.oversold:
         raise _Oversold(holding, position.oversold)
     dividends.reconcile(holding, entries, position)
@@ -264,9 +274,10 @@ def _recompute_locked(holding: Holding, since: date | None = None) -> Holding | 
     holding.average_cost = position.stored(position.average_cost)
     holding.cost_basis = position.stored(position.cost_basis)
     holding.realized_pnl = position.stored(position.realized_pnl)
-    holding.save(
-        update_fields=["quantity", "average_cost", "cost_basis", "realized_pnl", "updated_at"]
+    holding.base_currency, holding.cost_basis_base, holding.realized_pnl_base = (
+        trade_fx.base_position(holding, trades, splits, events, position)
     )
+    holding.save(update_fields=[*HOLDING_FIELDS, "updated_at"])
     return holding
 
 

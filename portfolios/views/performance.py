@@ -21,6 +21,17 @@ from portfolios.views.common import HtmxHttpRequest
 
 TEMPLATE = "portfolios/performance.html"
 TABLES = ("history", "returns", "contribution")
+# The contribution table's columns and how rows compare on each.
+SORT_KEYS = {
+    "symbol": lambda c: c.symbol,
+    "start": lambda c: c.start_value,
+    "end": lambda c: c.end_value,
+    "flow": lambda c: c.net_flow,
+    "pnl": lambda c: c.pnl,
+    "currency": lambda c: c.currency_pnl,
+    "share": lambda c: c.share if c.share is not None else Decimal(0),
+}
+DEFAULT_SORT = "-pnl"
 
 
 class RangeForm(forms.Form):
@@ -31,6 +42,9 @@ class RangeForm(forms.Form):
     start = forms.DateField(required=False, label="From", widget=DateInput())
     end = forms.DateField(required=False, label="To", widget=DateInput())
     compare = SymbolField(required=False, label="Compare with")
+    sort = forms.ChoiceField(
+        choices=[(f"{d}{k}", f"{d}{k}") for k in SORT_KEYS for d in ("", "-")], required=False
+    )
 
     def clean(self):
         cleaned = super().clean()
@@ -56,10 +70,40 @@ class RangeForm(forms.Form):
 def _report(request: HtmxHttpRequest, pk: int | None):
     form = RangeForm(request.GET or None)
     values = form.values()
+    portfolio = None
     if pk is None:
-        return None, form, reports.user_report(request.user, **values)
-    portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
-    return portfolio, form, reports.portfolio_report(portfolio, **values)
+        report = reports.user_report(request.user, **values)
+    else:
+        portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+        report = reports.portfolio_report(portfolio, **values)
+    sort = (form.cleaned_data.get("sort") if form.is_bound and form.is_valid() else "") or ""
+    report.contributions = _sorted(report.contributions, sort or DEFAULT_SORT)
+    report.sort = sort or DEFAULT_SORT
+    return portfolio, form, report
+
+
+def _sorted(rows: list, sort: str) -> list:
+    """Holdings by the column (descending with "-"); the cash row stays last."""
+    key = SORT_KEYS[sort.lstrip("-")]
+    holdings = [r for r in rows if r.instrument_id is not None]
+    holdings.sort(key=lambda r: (key(r), r.symbol), reverse=sort.startswith("-"))
+    return holdings + [r for r in rows if r.instrument_id is None]
+
+
+def _sort_links(request: HtmxHttpRequest, current: str) -> dict[str, dict]:
+    """Per column: the URL that sorts by it (flipping the order when it is the current one) and
+    the aria-sort value."""
+    links = {}
+    for key in SORT_KEYS:
+        params = request.GET.copy()
+        descending = current == f"-{key}"
+        ascending = current == key
+        params["sort"] = key if descending else f"-{key}"
+        links[key] = {
+            "url": f"?{params.urlencode()}#contribution-title",
+            "aria": "descending" if descending else ("ascending" if ascending else "none"),
+        }
+    return links
 
 
 def _csv_urls(pk: int | None, query: str) -> dict[str, str]:
@@ -79,6 +123,7 @@ def _render(request: HtmxHttpRequest, pk: int | None) -> HttpResponse:
         "ranges": RANGES,
         "csv": _csv_urls(pk, query),
         "charts": _chart_data(report),
+        "sort_links": _sort_links(request, report.sort),
     }
     return render(request, TEMPLATE, context)
 

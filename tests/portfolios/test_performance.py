@@ -190,6 +190,19 @@ def test_a_eur_portfolio_holding_a_usd_stock_as_the_rate_moves(user):
     assert (row.pnl, row.currency_pnl) == (D(20), D(10))  # 10 from the price, 10 from the rate
     assert report.currency_pnl == D(10)
 
+    # The holding's cost is what the shares cost in euros on the trade date, not today.
+    holding = portfolio.holdings.get()
+    assert (holding.cost_basis, holding.base_currency, holding.cost_basis_base) == (
+        D(100),
+        "EUR",
+        D(90),
+    )
+    from portfolios.selectors import portfolio_positions
+
+    [position] = portfolio_positions(portfolio).rows
+    assert (position.cost_basis, position.market_value) == (D(90), D(110))
+    assert (position.unrealized_pnl, position.currency_pnl) == (D(20), D(10))
+
 
 def test_money_arriving_before_a_fall_weighs_the_money_weighted_return_down(portfolio, trade):
     xyz = stock("XYZ", ["10", "20", "10", "10"], "10")
@@ -333,3 +346,66 @@ def test_the_page_makes_as_many_queries_for_5000_transactions_as_for_50(
     assert counts[0] == counts[1]
     with django_assert_num_queries(counts[0]):
         client.get(url, {"range": "1y"})
+
+
+def test_contribution_includes_closed_positions_and_sorts_by_any_column(
+    user_client, portfolio, trade
+):
+    xyz = stock("XYZ", ["10", "12", "11", "15"], "15")
+    abc = stock("ABC", ["20", "18", "16", "16"], "16")
+    trade(xyz, "buy", "2025-01-06", 10, "10")
+    trade(abc, "buy", "2025-01-06", 10, "20")
+    trade(abc, "sell", "2025-01-08", 10, "16")  # closed, 40 lost
+    record_cash_entry(portfolio=portfolio, kind="interest", trade_date=D4, amount=D(5))
+
+    rows = reports.portfolio_report(portfolio).contributions
+    assert [(r.symbol, r.pnl, r.is_open) for r in rows] == [
+        ("XYZ", D(50), True),
+        ("ABC", D(-40), False),
+        ("Cash", D(5), False),
+    ]
+    for row, share in zip(rows, [D(50) / 15, D(-40) / 15, D(5) / 15], strict=True):
+        near(row.share, share)
+
+    url = reverse("portfolios:performance", args=[portfolio.pk])
+    html = user_client.get(url, {"sort": "symbol"}).content.decode()
+    assert html.index('data-symbol="ABC"') < html.index('data-symbol="XYZ"')
+    assert html.index('data-symbol="XYZ"') < html.index('data-symbol="Cash"')
+    assert "(closed)" in html
+    html = user_client.get(url, {"sort": "-pnl"}).content.decode()
+    assert html.index('data-symbol="XYZ"') < html.index('data-symbol="ABC"')
+    assert user_client.get(url, {"sort": "nonsense"}).status_code == 200
+
+
+def test_benchmarks_are_rebased_to_the_start_and_a_picked_instrument_joins_them(
+    user_client, portfolio, trade
+):
+    xyz = stock("XYZ", ["10", "12", "11", "15"], "15")
+    stock("BTC-USD", ["100", "110", "90", "120"], "120")
+    stock("NVDA", ["10", "11", "12", "13"], "13")
+    stock("IREN", ["5", "5", "5", "10"], "10")
+    trade(xyz, "buy", "2025-01-06", 10, "10")
+
+    report = reports.portfolio_report(portfolio, "custom", start=D2, end=D4, compare="IREN")
+    # Rebased to D1's close, the day before the range.
+    assert report.comparison["BTC-USD"] == pytest.approx([0.1, -0.1, 0.2], abs=1e-12)
+    assert report.comparison["IREN"] == pytest.approx([0.0, 0.0, 1.0], abs=1e-12)
+    assert report.comparison["Portfolio"] == pytest.approx([0.2, 0.1, 0.5], abs=1e-12)
+    relation = report.relations["BTC-USD"]
+    assert relation.days == 3 and relation.beta is not None
+    near(report.drawdown.depth, D(11) / D(12) - 1)
+    assert (report.drawdown.peak, report.drawdown.trough, report.drawdown.recovered) == (
+        D2,
+        D3,
+        D4,
+    )
+    html = user_client.get(
+        reverse("portfolios:performance", args=[portfolio.pk]),
+        {"start": "2025-01-07", "end": "2025-01-09", "compare": "IREN"},
+    ).content.decode()
+    assert "Beta to BTC-USD" in html and "Correlation to NVDA" in html
+    bad = user_client.get(
+        reverse("portfolios:performance", args=[portfolio.pk]),
+        {"start": "2025-01-09", "end": "2025-01-07"},
+    )
+    assert "The end of the range must come after its start." in bad.content.decode()
