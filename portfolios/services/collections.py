@@ -133,7 +133,10 @@ def create_portfolio(*, owner, name: str, base_currency: str = "USD") -> Portfol
 
 
 def update_portfolio(*, portfolio: Portfolio, name: str, base_currency: str) -> Portfolio:
+    from portfolios.services.transactions import recompute_holding
+
     portfolio.name = name.strip()
+    new_currency = base_currency != portfolio.base_currency
     portfolio.base_currency = base_currency
     try:
         with db.atomic():
@@ -142,6 +145,10 @@ def update_portfolio(*, portfolio: Portfolio, name: str, base_currency: str) -> 
                 portfolio.holdings.values_list("instrument__currency", flat=True).distinct()
             )
             ensure_fx_instruments({(c, base_currency) for c in currencies})
+            if new_currency:  # the value history and trade-date FX figures are in the old one
+                portfolio.days.all().delete()
+                for holding in portfolio.holdings.all():
+                    recompute_holding(holding)
     except IntegrityError:
         raise _name_taken(f"You already have a portfolio called “{portfolio.name}”.") from None
     return portfolio

@@ -409,3 +409,16 @@ def test_benchmarks_are_rebased_to_the_start_and_a_picked_instrument_joins_them(
         {"start": "2025-01-09", "end": "2025-01-07"},
     )
     assert "The end of the range must come after its start." in bad.content.decode()
+
+
+def test_a_new_base_currency_drops_the_value_history(portfolio, trade):
+    from portfolios.services import update_portfolio
+
+    xyz = stock("XYZ", ["10", "12", "11", "15"], "15")
+    trade(xyz, "buy", "2025-01-06", 10, "10")
+    reports.portfolio_report(portfolio)
+    update_portfolio(portfolio=portfolio, name="Main", base_currency="USD")
+    assert PortfolioDay.objects.filter(portfolio=portfolio).count() == 4
+    update_portfolio(portfolio=portfolio, name="Main", base_currency="EUR")
+    assert not PortfolioDay.objects.filter(portfolio=portfolio).exists()
+    assert portfolio.holdings.get().base_currency == "EUR"
