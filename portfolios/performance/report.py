@@ -4,27 +4,24 @@ every range, benchmarks, risk and contribution, in a constant number of queries.
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_right
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from django.core.cache import cache
-from django.db.models import F, FloatField, Q, Sum
-from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from config import versions
-from market.models import DailyBar, Instrument
+from market.models import Instrument
 from portfolios.models import Portfolio, PortfolioDay
-from portfolios.performance import contribution, history, returns, risk
+from portfolios.performance import benchmarks, contribution, history, returns, risk
 from portfolios.performance.history import PositionState
 from portfolios.performance.returns import Figures, Point, Window
 
 BENCHMARKS = ["BTC-USD", "NVDA", "SMH"]
 RELATED = ["BTC-USD", "NVDA"]
-SECTOR = "Miners (sector total)"
+SECTOR = benchmarks.SECTOR
 EXPLAIN = {
     "twr": "Time-weighted return: how the investments themselves did, each day's result linked, "
     "so money added or taken out does not change it.",
@@ -74,7 +71,7 @@ class Report:
     explain: dict[str, str] = field(default_factory=lambda: EXPLAIN)
     sort: str = "-pnl"  # how the contribution rows are ordered
 
-    @property
+    @cached_property
     def in_range(self) -> list[Point]:
         return self.points[self.window.start : self.window.stop]
 
@@ -188,69 +185,6 @@ def _all_ranges(series: returns.Series) -> list[RangeFigures]:
     ]
 
 
-BENCHMARK_CACHE_SECONDS = 24 * 3600
-
-
-def _benchmark_series(symbols: list[str], since: dt.date, until: dt.date) -> dict:
-    """Daily closes (floats: they only feed statistics and rebased lines) of these symbols and
-    the miners' sector total, from a little before `since`; cached on the bars token."""
-    token = versions.bars_token()
-    key = f"performance:benchmarks:{token}:{','.join(symbols)}:{since}:{until}"
-    if token:
-        found = cache.get(key)
-        if found is not None:
-            return found
-    series = _load_benchmark_series(symbols, since, until)
-    if token:
-        cache.set(key, series, BENCHMARK_CACHE_SECONDS)
-    return series
-
-
-def _load_benchmark_series(symbols: list[str], since: dt.date, until: dt.date) -> dict:
-    start = since - dt.timedelta(days=history.LOOKBACK_DAYS)
-    series: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
-    rows = DailyBar.objects.filter(
-        instrument__symbol__in=symbols, date__gte=start, date__lte=until
-    ).order_by("date")
-    for symbol, day, close in rows.values_list(
-        "instrument__symbol", "date", Cast("close", FloatField())
-    ):
-        series[symbol][0].append(day)
-        series[symbol][1].append(close)
-    shares = Coalesce("instrument__shares_outstanding", "instrument__quote__shares_outstanding")
-    sector = (
-        DailyBar.objects.filter(
-            Q(instrument__miner__isnull=False, instrument__is_benchmark=False),
-            date__gte=start,
-            date__lte=until,
-        )
-        .values("date")
-        .annotate(total=Sum(Cast(F("close"), FloatField()) * Cast(shares, FloatField())))
-        .order_by("date")
-        .values_list("date", "total")
-    )
-    for day, total in sector:
-        if total:
-            series[SECTOR][0].append(day)
-            series[SECTOR][1].append(float(total))
-    return dict(series)
-
-
-def _rebased(series, base: dt.date, days: list[dt.date]) -> list[float | None]:
-    """The series' change since `base` (or its first close) on each day; None before it has
-    any close."""
-    dates, closes = series
-    i = bisect_right(dates, base) or (1 if dates else 0)
-    if not i or not closes[i - 1]:
-        return [None] * len(days)
-    start = closes[i - 1]
-    result = []
-    for day in days:
-        j = bisect_right(dates, day)
-        result.append(closes[j - 1] / start - 1 if j else None)
-    return result
-
-
 def build(
     *,
     title: str,
@@ -285,13 +219,13 @@ def build(
     daily = risk.daily_returns(report.levels)
     report.volatility = risk.volatility(daily, base_date, inside[-1].date)
     symbols = [*BENCHMARKS, *([compare] if compare and compare not in BENCHMARKS else [])]
-    series = _benchmark_series(symbols, base_date, inside[-1].date)
+    series = benchmarks.series_of(symbols, base_date, inside[-1].date)
     days = [p.date for p in inside]
     base = points[win.base].date if win.base is not None else None
     report.comparison = {"Portfolio": [float(level - 1) for _, level in report.levels]}
     for name in [*symbols, SECTOR]:
         if name in series:
-            report.comparison[name] = _rebased(series[name], base_date, days)
+            report.comparison[name] = benchmarks.rebased(series[name], base_date, days)
     for symbol in RELATED:
         if symbol in series:
             report.relations[symbol] = risk.relation(
@@ -358,116 +292,3 @@ def portfolio_report(
 
 def empty_positions() -> dict[int, PositionState]:
     return {}
-
-
-def _rate_series(pairs: set[tuple[str, str]]) -> dict[str, tuple[list, list]]:
-    """Daily FX closes (and the live quote, as today's) for (from, to) currency pairs."""
-    from market.models import Quote
-    from portfolios.services.instruments import fx_symbol
-
-    symbols = {fx_symbol(a, b): a for a, b in pairs if a != b}
-    series: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
-    for symbol, day, close in (
-        DailyBar.objects.filter(instrument__symbol__in=symbols)
-        .order_by("date")
-        .values_list("instrument__symbol", "date", "close")
-    ):
-        series[symbols[symbol]][0].append(day)
-        series[symbols[symbol]][1].append(close)
-    today = timezone.localdate()
-    for symbol, price in Quote.objects.filter(instrument__symbol__in=symbols).values_list(
-        "instrument__symbol", "price"
-    ):
-        dates, values = series[symbols[symbol]]
-        if not dates or dates[-1] < today:
-            dates.append(today)
-            values.append(price)
-    return dict(series)
-
-
-def _rate_at(series, currency: str, target: str, day: dt.date) -> Decimal:
-    if currency == target or currency not in series:
-        return Decimal(1)
-    dates, values = series[currency]
-    i = bisect_right(dates, day)
-    return values[i - 1] if i else values[0]
-
-
-def user_report(
-    owner,
-    range_key: str = "max",
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    compare: str = "",
-) -> Report:
-    """All of a user's portfolios as one: each day's values summed (converted to one currency:
-    the portfolios' own when they share one, else USD, at the day's FX close)."""
-    portfolios = list(owner.portfolios.order_by("pk"))
-    bases = {p.base_currency for p in portfolios}
-    target = bases.pop() if len(bases) == 1 else "USD"
-    rates = _rate_series({(p.base_currency, target) for p in portfolios})
-    per_portfolio = []
-    for portfolio in portfolios:
-        points, _, live = _live(portfolio)
-        per_portfolio.append((portfolio, points, live))
-    dates_of = {portfolio.pk: [p.date for p in points] for portfolio, points, _ in per_portfolio}
-    dates = sorted({p.date for _, points, _ in per_portfolio for p in points})
-    merged = []
-    for day in dates:
-        total = [Decimal(0)] * 5
-        for portfolio, points, _ in per_portfolio:
-            i = bisect_right(dates_of[portfolio.pk], day)
-            if not i:
-                continue
-            point = points[i - 1]
-            rate = _rate_at(rates, portfolio.base_currency, target, day)
-            flow = point.flow if point.date == day else Decimal(0)
-            parts = (point.market_value, point.cash, point.net_invested, flow, point.cash_income)
-            total = [t + history.q8(v * rate) for t, v in zip(total, parts, strict=True)]
-        merged.append(Point(day, *total))
-    today = timezone.localdate()
-
-    def positions_at(first: dt.date | None, last: dt.date):
-        found: dict[tuple[int, dt.date], dict] = {}
-        for day in (first, last):
-            for portfolio in portfolios if day is not None and day != today else ():
-                # Each portfolio's last day on or before `day` (their trading days differ).
-                stored = (
-                    PortfolioDay.objects.filter(portfolio=portfolio, date__lte=day)
-                    .order_by("-date")
-                    .values_list("positions", flat=True)
-                    .first()
-                )
-                found[(portfolio.pk, day)] = history.positions_of(stored or {})
-
-        def combined(day: dt.date | None) -> dict[int, PositionState]:
-            result: dict[int, PositionState] = {}
-            if day is None:
-                return result
-            for portfolio, _, live in per_portfolio:
-                state = live if day == today else found.get((portfolio.pk, day), {})
-                rate = _rate_at(rates, portfolio.base_currency, target, day)
-                for iid, held in state.items():
-                    into = result.setdefault(iid, PositionState(close=held.close, fx=held.fx))
-                    into.quantity += held.quantity
-                    into.flow_base += held.flow_base * rate
-                    into.flow_local += held.flow_local
-                    into.fx = held.fx * rate
-            return result
-
-        return combined(first), combined(last)
-
-    instruments = set()
-    for _, _, live in per_portfolio:
-        instruments |= set(live)
-    return build(
-        title="All portfolios",
-        currency=target,
-        points=merged,
-        positions_at=positions_at,
-        range_key=range_key,
-        start=start,
-        end=end,
-        compare=compare,
-        instruments=_instrument_names(instruments),
-    )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -84,14 +83,15 @@ def volatility(returns: dict[dt.date, float], start: dt.date, end: dt.date) -> f
 
 
 def closes_on(
-    series: tuple[list[dt.date], list[Decimal]], days: Sequence[dt.date]
+    series: tuple[list[dt.date], list[float]], days: Sequence[dt.date]
 ) -> list[float | None]:
-    """A benchmark's last close on or before each day."""
+    """A benchmark's last close on or before each day (days ascending)."""
     dates, closes = series
-    result = []
+    result, j, count = [], 0, len(dates)
     for day in days:
-        i = bisect_right(dates, day)
-        result.append(float(closes[i - 1]) if i else None)
+        while j < count and dates[j] <= day:
+            j += 1
+        result.append(float(closes[j - 1]) if j else None)
     return result
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from portfolios.forms import DateInput, SymbolField
 from portfolios.models import Portfolio
+from portfolios.performance import combined
 from portfolios.performance import report as reports
 from portfolios.performance.returns import RANGES
 from portfolios.views.common import HtmxHttpRequest
@@ -72,7 +73,7 @@ def _report(request: HtmxHttpRequest, pk: int | None):
     values = form.values()
     portfolio = None
     if pk is None:
-        report = reports.user_report(request.user, **values)
+        report = combined.user_report(request.user, **values)
     else:
         portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
         report = reports.portfolio_report(portfolio, **values)
