@@ -145,7 +145,7 @@ class TransactionForm(ResolvesSymbol, forms.Form):
 
     symbol = SymbolField(required=False, help_text="For a buy, sell or dividend.")
     kind = forms.ChoiceField(choices=KIND_CHOICES, initial=Transaction.Kind.BUY, label="Type")
-    trade_date = forms.DateField(label="Date", widget=DateInput())
+    trade_date = forms.DateField(label="Trade date", widget=DateInput())
     quantity = forms.DecimalField(
         **DECIMAL, required=False, widget=_number(), help_text="Shares (held, for a dividend)."
     )
