@@ -28,7 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 BASE_DIR = Path(__file__).resolve().parent.parent
-os.environ.setdefault("VAR_DIR", str(BASE_DIR / "var" / "bench-performance"))
+if "--smoke" not in sys.argv:  # a smoke run gets a throwaway directory (bench/smoke.py)
+    os.environ.setdefault("VAR_DIR", str(BASE_DIR / "var" / "bench-performance"))
 
 import pages  # noqa: E402  (Django setup and measuring)
 
@@ -160,7 +161,7 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="rebuild the data")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no budgets (CI)")
     args = parser.parse_args()
-    pages.setup_django(args.database_url)
+    pages.setup_django(args.database_url, smoke=args.smoke)
     from django.db import connection
     from django.test import Client
 
