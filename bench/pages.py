@@ -10,7 +10,10 @@ provider and kept for the next run (--fresh rebuilds it). Each page is then requ
 Django's test client (the whole middleware stack, in process, DEBUG off) after a warm-up, and the
 script prints p50 and p95 server time and the queries per request. "cold" rows clear the cache
 before every request (the version tokens go with it, so nothing computed before is reused): the
-first visitor after new bars arrive pays that once. Budget: dashboard p50 <= 25 ms.
+first visitor after new bars arrive pays that once. "304" rows ask again with the page's ETag, as
+a browser that kept the page does. The client is signed in, so that every other row is a render
+(an anonymous visitor's page is shared across visitors in the cache: the "anonymous, shared"
+rows). Budget: dashboard p50 <= 25 ms.
 
     uv run python bench/pages.py --smoke    # 20 instruments, 3 requests a row, no budget (CI)
 
@@ -66,9 +69,6 @@ def setup_django(database_url: str | None, smoke: bool = False) -> None:
     os.environ.setdefault("SECRET_KEY", "bench-pages-not-a-secret")
     os.environ.setdefault("STATIC_MANIFEST", "0")
     os.environ.setdefault("MARKET_DATA_PROVIDER", "simulated")
-    # What a render costs: the whole-page cache is off, except in the rows that say "page cache
-    # hit" (what a page served again costs).
-    os.environ.setdefault("PAGE_CACHE_SECONDS", "0")
     import django
 
     django.setup()
@@ -250,25 +250,22 @@ def measure(
     cold: bool = False,
     before_each: Callable[[], None] | None = None,
     budget_ms: float | None = None,
-    page_cache: bool = False,
+    revalidate: bool = False,
 ) -> Measurement:
     """Time `requests` GETs of `url` (after 10 warm-up requests); `cold` clears the cache first,
-    `before_each` runs (untimed) before every timed request; `page_cache` turns the whole-page
-    cache on."""
-    from django.test.utils import override_settings
-
-    if page_cache:
-        with override_settings(PAGE_CACHE_SECONDS=120):
-            return measure(
-                client, page, url, requests, headers=headers, cold=cold, budget_ms=budget_ms
-            )
+    `before_each` runs (untimed) before every timed request; `revalidate` sends the page's ETag
+    in If-None-Match, as a browser that kept the page does (each answer must be a 304)."""
     from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    headers = headers or {}
+    headers = dict(headers or {})
+    expected = 200
     for _ in range(0 if cold else min(10, requests)):
-        assert client.get(url, headers=headers, secure=True).status_code == 200
+        response = client.get(url, headers=headers, secure=True)
+        assert response.status_code == expected, (url, response.status_code)
+        if revalidate:
+            headers["If-None-Match"], expected = response["ETag"], 304
     timings = []
     for _ in range(requests):
         if cold:
@@ -278,7 +275,7 @@ def measure(
         started = time.perf_counter()
         response = client.get(url, headers=headers, secure=True)
         timings.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
+        assert response.status_code == expected, (url, response.status_code)
     # Count the queries of one more request made the same way.
     if cold:
         cache.clear()
@@ -298,7 +295,18 @@ def measure(
     )
 
 
+def bench_user():
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-pages", defaults={"email": "bench-pages@example.com"}
+    )
+    return user
+
+
 def bench_dashboard(client, requests: int, smoke: bool = False) -> list[Measurement]:
+    from django.test import Client
+
     return [
         measure(client, "dashboard", "/", requests, budget_ms=BUDGET_P50_MS),
         measure(
@@ -321,11 +329,14 @@ def bench_dashboard(client, requests: int, smoke: bool = False) -> list[Measurem
         measure(
             client, "dashboard cold cache", "/", max(min(5, requests), requests // 20), cold=True
         ),
-        measure(client, "dashboard, page cache hit", "/", requests, page_cache=True),
+        measure(client, "dashboard, 304", "/", requests, revalidate=True),
+        measure(Client(), "dashboard, anonymous, shared", "/", requests),
     ]
 
 
 def bench_miner(client, requests: int, smoke: bool = False) -> list[Measurement]:
+    from django.test import Client
+
     # SIM042 with the full data; the middle miner of a smaller set.
     from market.models import Instrument
 
@@ -337,7 +348,8 @@ def bench_miner(client, requests: int, smoke: bool = False) -> list[Measurement]
         measure(client, "miner page", base, requests, budget_ms=BUDGET_P50_MS),
         measure(client, "miner page 5Y", f"{base}?range=5Y", requests),
         measure(client, "miner bars json", f"{base}bars.json?range=1Y", requests),
-        measure(client, "miner page, page cache hit", base, requests, page_cache=True),
+        measure(client, "miner page, 304", base, requests, revalidate=True),
+        measure(Client(), "miner page, anonymous, shared", base, requests),
     ]
 
 
@@ -382,6 +394,7 @@ def main() -> int:
         f"DEBUG={settings.DEBUG}"
     )
     client = Client()
+    client.force_login(bench_user())
     results = []
     for page in args.pages:
         for measurement in PAGES[page](client, args.requests, smoke=args.smoke):

@@ -108,7 +108,7 @@ def bench_portfolio(client, requests: int, smoke: bool = False) -> list:
         pages.measure(client, "portfolio transactions", f"{base}transactions/", requests),
         pages.measure(client, "portfolio exposure", f"{base}exposure/", requests),
         pages.measure(client, "exposure, all portfolios", "/portfolios/exposure/", requests),
-        pages.measure(client, "portfolio, page cache hit", base, requests, page_cache=True),
+        pages.measure(client, "portfolio, 304", base, requests, revalidate=True),
     ]
 
 

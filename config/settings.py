@@ -57,15 +57,13 @@ MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Response headers for every page, those served from the page cache included.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "config.pagecache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "config.pagecache.UserWritesMiddleware",
+    "config.conditional.UserWritesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -117,11 +115,11 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             # A Redis that hangs costs a page at most this long per cache call, then the page is
-            # served without the cache (config/cache.py).
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+            # served without the cache (DJANGO_REDIS_IGNORE_EXCEPTIONS below).
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1.0},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -251,8 +249,8 @@ ADMIN_URL = os.environ.get("ADMIN_URL", "admin/").strip("/") + "/"
 # Content Security Policy (Django's built-in): no inline script or style anywhere.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
-    # Every script is a file of our own (no inline code), so no nonce is needed, and a page
-    # served from the page cache cannot carry a stale one.
+    # Every script is a file of our own (no inline code), so no nonce is needed, and a body the
+    # browser reuses after a 304 cannot carry a stale one.
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
     "img-src": [CSP.SELF, "data:"],
@@ -294,11 +292,16 @@ CLOSED_MARKET_REFRESH_MINUTES = int(os.environ.get("CLOSED_MARKET_REFRESH_MINUTE
 # A symbol the provider answers "unknown" (Yahoo: 404 "symbol may be delisted") for this many
 # daily bars refreshes in a row is made inactive, keeping its data; an admin can reactivate it.
 DELIST_AFTER_FAILURES = int(os.environ.get("DELIST_AFTER_FAILURES", "10"))
-# Whole pages (dashboard, miners, portfolios, watchlists) are cached per session for at most this
-# many seconds, and only while the market data and the user's own data are unchanged
-# (config/pagecache.py). 0 turns the page cache off.
-# Twice the open market's refresh interval: while it trades, each refresh renews the pages first.
-PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "120"))
+# A page's ETag changes at least this often, so that a body the browser reuses (304) shows
+# relative times ("3 minutes ago") at most this old; anonymous visitors' shared pages are kept
+# in the cache this long at most (config/conditional.py). The open market's refresh interval.
+PAGE_ETAG_SECONDS = int(os.environ.get("PAGE_ETAG_SECONDS", "60"))
+# Everything kept in the cache can be computed again (sessions are cached_db), so when Redis does
+# not answer, a read is a miss and a write is skipped (django-redis), logged at most every
+# 30 seconds per process (config/log_filters.py), instead of a server error on every page.
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "minerwatch.cache"
 # Sessions are read from the cache (Redis in production) and written through to the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # CSV import size limit in bytes.
@@ -308,10 +311,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"every_30s": {"()": "config.log_filters.OncePerInterval", "seconds": 30}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # One line per outage, not one per cache call.
+        "minerwatch.cache": {"filters": ["every_30s"]},
         # One line per request comes from config.middleware, one per task from config.celery;
         # runserver's and Celery's own per-request and per-task lines would repeat them.
         "django.server": {"level": "ERROR"},

@@ -6,7 +6,8 @@ for changes:
 - the **market** token: quotes, instruments, miner facts, snapshots (a quotes refresh ending,
   another refresh run that stored something or failed, any save of a market model such as an
   edit in the admin, a prune);
-- the **bars** token: daily bars and splits (a bars run that stored something, a split or bar
+- the **bars** token: daily bars and splits, and the share counts and membership they are
+  summed with (a bars or profiles run that stored something, a bar, split, instrument or miner
   saved or deleted); what is computed from the bars (YTD bases, 52-week ranges, correlations,
   the daily sector history) keys on it;
 - one **user** token per user: their watchlists, portfolios, holdings, transactions, alerts,

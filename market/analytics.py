@@ -53,13 +53,6 @@ def ytd_base_close(closes: Iterable[tuple[dt.date, Decimal]], year: int) -> Deci
     return best[1] if best else None
 
 
-def ytd_change_percent(
-    current: Decimal | None, closes: Iterable[tuple[dt.date, Decimal]], year: int
-) -> Decimal | None:
-    """Year-to-date change of `current` against the last adjusted close of the previous year."""
-    return change_percent(current, ytd_base_close(closes, year))
-
-
 # --- 52-week range -----------------------------------------------------------------------------
 
 

@@ -39,7 +39,6 @@ AFTER_HOURS = timedelta(hours=4)  # after hours last four hours after the close,
 FX_OPEN_CLOSE = time(17, 0)  # FX opens Sunday 17:00 and closes Friday 17:00 New York time
 
 OPEN_STATES = frozenset({MarketState.PRE, MarketState.REGULAR, MarketState.POST})
-US_EQUITY_KINDS = frozenset({"equity", "etf", "index"})
 
 
 @dataclass(frozen=True)

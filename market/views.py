@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from config.pagecache import cached_page
+from config.conditional import conditional_page
 from market import analytics, selectors
 from market.models import Miner
 from market.presentation import DEFAULT_SORT, MINER_COLUMNS, parse_sort
@@ -143,7 +143,7 @@ def _range_links(params: dict[str, str], ranges, defaults) -> list[dict]:
 
 
 @require_GET
-@cached_page
+@conditional_page
 @vary_on_headers("HX-Request", "HX-Target", "HX-Current-URL")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     params = DashboardQuery(request.GET).values()
@@ -168,7 +168,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "params": params,
         "session": data.session,
         "refresh": data.refresh,
-        "fragment_seconds": selectors.FRAGMENT_SECONDS,
+        "fragment_seconds": data.fragment_seconds,
         "sort_headers": _sort_headers(params),
         # Callables: evaluated by the template only when their fragment is not cached.
         "segment_links": lambda: _segment_links(params, data.segment_counts),
@@ -221,11 +221,11 @@ def _history_payload(history: History, **extra) -> dict:
 def sector_history_json(request: HtmxHttpRequest) -> JsonResponse:
     """The sector's total market cap over a range, for the dashboard chart."""
     chosen = RangeQuery(request.GET).value(selectors.SECTOR_RANGE_KEYS, DEFAULT_SECTOR_RANGE)
-    versions = selectors.data_versions()
+    tokens = selectors.current_tokens()
     live_total = None
     if not selectors.SECTOR_RANGE_KEYS[chosen].intraday:
         live_total = selectors.live_sector_total()
-    history = selectors.sector_history(chosen, versions, live_total)
+    history = selectors.sector_history(chosen, tokens, live_total)
     response = JsonResponse(_history_payload(history, unit="USD", series="Sector market cap"))
     response["Cache-Control"] = "max-age=30"
     return response
@@ -245,7 +245,7 @@ MINER_RANGE_DEFAULTS = {"range": DEFAULT_MINER_RANGE}
 
 
 @require_GET
-@cached_page
+@conditional_page
 @vary_on_headers("HX-Request", "HX-Target")
 def miner(request: HtmxHttpRequest, symbol: str) -> HttpResponse:
     instrument = selectors.find_instrument(symbol)
@@ -287,16 +287,15 @@ def miner_bars_json(request: HtmxHttpRequest, symbol: str) -> JsonResponse:
         raise Http404(f"No instrument {symbol}")
     chosen = RangeQuery(request.GET).value(selectors.MINER_RANGE_KEYS, DEFAULT_MINER_RANGE)
     quote = instrument.quote if selectors.has_quote(instrument) else None
-    today = selectors.market_today()
-    fingerprint = selectors.bars_fingerprint()
-    series = selectors.instrument_series(instrument.symbol, today, fingerprint)
+    tokens = selectors.current_tokens()
+    series = selectors.instrument_series(instrument.symbol, tokens)
     history = selectors.price_history(
         instrument,
         chosen,
-        today=today,
+        today=tokens.market_date,
         quote=quote,
         loaded=series.closes,
-        fingerprint=fingerprint,
+        bars_token=tokens.bars,
     )
     response = JsonResponse(
         _history_payload(

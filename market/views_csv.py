@@ -58,8 +58,7 @@ def miners_csv(request: HttpRequest) -> HttpResponse:
     """The dashboard's miners table, read with the dashboard's own `sort` and `segment` query
     parameters (unknown values fall back to its defaults, as on the page)."""
     params = DashboardQuery(request.GET).values()
-    versions = selectors.data_versions()
-    rows = selectors.instrument_rows(selectors.instrument_stats(versions))
+    rows = selectors.instrument_rows(selectors.instrument_stats(selectors.current_tokens()))
     segment = params["segment"] or None
     table = miners_table(rows, sort=params["sort"], segment=segment)
     parts = ["miners", segment] if segment else ["miners"]

@@ -71,7 +71,7 @@ class PortfoliosConfig(AppConfig):
         quotes_refreshed.connect(_on_quotes_refreshed, dispatch_uid="portfolios.alerts")
         splits_recorded.connect(_on_splits_recorded, dispatch_uid="portfolios.splits")
         self._connect_split_events()
-        self._connect_page_cache()
+        self._connect_user_versions()
 
     def _connect_split_events(self) -> None:
         from django.db.models.signals import post_delete, post_save
@@ -85,11 +85,12 @@ class PortfoliosConfig(AppConfig):
                 dispatch_uid=f"portfolios.split.{suffix}",
             )
 
-    def _connect_page_cache(self) -> None:
+    def _connect_user_versions(self) -> None:
         """Saves and deletes of a user's rows, wherever they come from (a form, the admin, a
-        task), make that user's cached pages out of date. Deletes of holdings and transactions
-        are left out (a delete receiver would make a portfolio's cascade fetch every row): they
-        happen in requests (config.pagecache.UserWritesMiddleware) or in tasks that say so."""
+        task), replace that user's version token (their pages' ETags change). Deletes of
+        holdings and transactions are left out (a delete receiver would make a portfolio's
+        cascade fetch every row): they happen in requests
+        (config.conditional.UserWritesMiddleware) or in tasks that say so."""
         from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_save
 
@@ -101,17 +102,17 @@ class PortfoliosConfig(AppConfig):
                 signal.connect(receiver, sender=sender, weak=False, dispatch_uid=f"{uid}.{suffix}")
 
         for name in ("Watchlist", "Portfolio", "PriceAlert", "Notification"):
-            connect(versions.owner_changed, self.get_model(name), f"pagecache.owner.{name}")
+            connect(versions.owner_changed, self.get_model(name), f"versions.owner.{name}")
         for name in ("Holding", "Transaction"):
             connect(
                 _parent_owner_changed("portfolio"),
                 self.get_model(name),
-                f"pagecache.owner.{name}",
+                f"versions.owner.{name}",
                 deletes=False,
             )
         connect(
             _parent_owner_changed("watchlist"),
             self.get_model("WatchlistItem"),
-            "pagecache.owner.WatchlistItem",
+            "versions.owner.WatchlistItem",
         )
-        connect(versions.account_changed, get_user_model(), "pagecache.user")
+        connect(versions.account_changed, get_user_model(), "versions.user")

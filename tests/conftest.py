@@ -27,7 +27,7 @@ def _real_market_hours(settings):
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings, tmp_path):
-    """Each test gets an empty cache of its own (allauth rate limits and page caches live there)."""
+    """Each test gets an empty cache of its own (rate limits, version tokens, shared pages)."""
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

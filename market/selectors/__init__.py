@@ -1,21 +1,23 @@
 """Reads for the sector dashboard and the miner pages, with query counts that do not grow with
 the universe.
 
-A dashboard request costs three queries when its caches are warm (data versions, the latest
-refresh run, one row per instrument with its quote and miner facts) and at most six when they
-are cold. What depends only on the daily bars (the YTD base, the 52-week range, correlations
-and betas, the daily sector history) is computed for all instruments at once and cached under
-the bars' version, so it is recomputed when new bars or splits arrive, not per request.
+A dashboard request costs two queries when its caches are warm (the latest refresh run, the
+newest miner quote) plus one cache read for the version tokens, and at most six when they are
+cold. What depends only on the daily bars (the YTD base, the 52-week range, correlations and
+betas, the daily sector history) is computed for all instruments at once and cached under the
+bars token (config/versions.py), so it is recomputed when new bars or splits arrive, not per
+request.
 """
 
-from market.selectors.cache import CACHE_PREFIX, MEMO_SIZE, cache_key, cached, forget_memo
+from market.selectors.cache import CACHE_PREFIX, cache_key, cached_on_token
 from market.selectors.dashboard import FRAGMENT_SECONDS, Dashboard, dashboard
 from market.selectors.freshness import (
-    DataVersions,
     RefreshState,
-    data_versions,
+    Tokens,
+    current_tokens,
     latest_quotes_run,
     market_today,
+    miners_quoted_at,
     stale_after,
 )
 from market.selectors.history import (
@@ -37,7 +39,6 @@ from market.selectors.miner import (
     Fact,
     InstrumentSeries,
     MinerDetail,
-    bars_fingerprint,
     find_instrument,
     has_miner,
     has_quote,
@@ -82,7 +83,6 @@ __all__ = [
     "DEFAULT_MINER_RANGE",
     "DEFAULT_SECTOR_RANGE",
     "Dashboard",
-    "DataVersions",
     "FRAGMENT_SECONDS",
     "Fact",
     "History",
@@ -91,7 +91,6 @@ __all__ = [
     "InstrumentRow",
     "InstrumentSeries",
     "InstrumentStats",
-    "MEMO_SIZE",
     "MINER_RANGES",
     "MINER_RANGE_KEYS",
     "MOVERS_COUNT",
@@ -106,16 +105,15 @@ __all__ = [
     "SEGMENT_SHORT_LABELS",
     "STATS_CACHE_SECONDS",
     "SectorSummary",
+    "Tokens",
     "SegmentFigures",
     "YEAR_LOOKBACK_DAYS",
     "all_instruments",
-    "bars_fingerprint",
     "cache_key",
-    "cached",
+    "cached_on_token",
+    "current_tokens",
     "dashboard",
-    "data_versions",
     "find_instrument",
-    "forget_memo",
     "has_miner",
     "has_quote",
     "instrument_rows",
@@ -124,6 +122,7 @@ __all__ = [
     "latest_quotes_run",
     "live_sector_total",
     "market_today",
+    "miners_quoted_at",
     "miner_detail",
     "miner_url",
     "movers",

@@ -1,14 +1,14 @@
-"""Cache plumbing shared by the selectors: keys and values cached across processes."""
+"""Cache plumbing shared by the selectors: values computed once and kept in Django's cache under
+keys that carry the version tokens they were computed for (config/versions.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import uuid
-from typing import Any
+from collections.abc import Callable
 
 from django.core.cache import cache
 
-CACHE_PREFIX = "market:v1"
+CACHE_PREFIX = "market:v2"
 
 
 def cache_key(name: str, *parts: str) -> str:
@@ -16,40 +16,19 @@ def cache_key(name: str, *parts: str) -> str:
     return f"{CACHE_PREFIX}:{name}:{digest}"
 
 
-# Values computed from the bars are big (one entry per instrument) and change about once a day.
-# Each process keeps the last ones it unpickled, and checks with one small cache read (a token)
-# that the shared cache still holds the same computation: a cache clear or a recomputation by
-# another process changes the token.
-_memo: dict[str, tuple[str, Any]] = {}
+def cached_on_token[T](
+    token: str, name: str, parts: tuple[str, ...], compute: Callable[[], T], timeout: int
+) -> T:
+    """`compute()` kept in Django's cache under `name`, the version `token` and `parts`.
 
-
-MEMO_SIZE = 16
-
-
-def cached(key: str, compute, timeout: int):
-    """`compute()` cached under `key` in Django's cache, and memoised in the process."""
-    token = cache.get(f"{key}:token")
-    if token is not None:
-        memo = _memo.get(key)
-        if memo is not None and memo[0] == token:
-            return memo[1]
-        stored = cache.get(key)
-        if stored is not None and stored[0] == token:
-            _remember(key, stored)
-            return stored[1]
-    value = compute()
-    token = uuid.uuid4().hex
-    cache.set_many({key: (token, value), f"{key}:token": token}, timeout)
-    _remember(key, (token, value))
+    A new token is a new key, so a changed token can never find the old value. An empty
+    token means the cache did not answer when it was read: then the value is computed and
+    not stored, since it could not be told apart from an older one later."""
+    if not token:
+        return compute()
+    key = cache_key(name, token, *parts)
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout)
     return value
-
-
-def _remember(key: str, entry: tuple[str, Any]) -> None:
-    if len(_memo) >= MEMO_SIZE:
-        _memo.clear()
-    _memo[key] = entry
-
-
-def forget_memo() -> None:
-    """Drop the process's memo (the bench uses it to measure a cold start)."""
-    _memo.clear()

@@ -11,7 +11,13 @@ from django.utils import timezone
 from market import sessions
 from market.presentation import miners_table, sort_rows
 from market.selectors.cache import cache_key
-from market.selectors.freshness import RefreshState, data_versions, latest_quotes_run, stale_after
+from market.selectors.freshness import (
+    RefreshState,
+    current_tokens,
+    latest_quotes_run,
+    miners_quoted_at,
+    stale_after,
+)
 from market.selectors.history import (
     DEFAULT_SECTOR_RANGE,
     SECTOR_RANGE_KEYS,
@@ -29,14 +35,16 @@ from market.selectors.sector import (
 )
 from market.selectors.stats import instrument_stats
 
-# Rendered dashboard fragments live this long at most, even when no fingerprint changed.
+# Rendered dashboard fragments are keyed on the market token, so a change renders them again at
+# once; this only bounds how long unused ones take up room in the cache.
 FRAGMENT_SECONDS = 600
 
 
 class Dashboard:
-    """Everything the dashboard shows. The session, the freshness of the data and the cache key
-    of the page's fragments cost two queries; the rest is computed only when a fragment is not
-    in the cache (one query for the rows, and the bar statistics when their cache is cold)."""
+    """Everything the dashboard shows. The freshness of the data costs two queries (the latest
+    quotes run, the newest miner quote) and the tokens one cache read; the rest is computed only
+    when a fragment is not in the cache (one query for the rows, and the bar statistics when
+    their cache is cold)."""
 
     def __init__(
         self,
@@ -52,22 +60,30 @@ class Dashboard:
         self.history_range = (
             history_range if history_range in SECTOR_RANGE_KEYS else DEFAULT_SECTOR_RANGE
         )
-        self.versions = data_versions(self.now)
+        self.tokens = current_tokens(self.now)
         self.session = sessions.session_info(self.now)
         self.refresh = RefreshState(
             latest_quotes_run(),
-            self.versions.miners_quoted_at,
+            miners_quoted_at(),
             self.now,
             stale_after(self.session.is_open),
         )
 
     @property
+    def fragment_seconds(self) -> int:
+        """How long the page's fragments are kept: not at all when the cache did not answer
+        the token read, since a fragment rendered then could not be told from an older one."""
+        return FRAGMENT_SECONDS if self.tokens.market else 0
+
+    @property
     def fragment_key(self) -> str:
-        """The cache key part shared by the page's fragments: data fingerprints, session state
-        and the query parameters."""
+        """The cache key part shared by the page's fragments: the market token (which every
+        bars change replaces too), the market day, the session state and the query
+        parameters."""
         return cache_key(
             "fragments",
-            self.versions.page_key,
+            self.tokens.market,
+            self.tokens.market_date.isoformat(),
             str(self.session.state),
             str(self.sort),
             self.segment,
@@ -76,7 +92,7 @@ class Dashboard:
 
     @cached_property
     def rows(self) -> list[InstrumentRow]:
-        return instrument_rows(instrument_stats(self.versions))
+        return instrument_rows(instrument_stats(self.tokens))
 
     @cached_property
     def summary(self) -> SectorSummary:
@@ -103,7 +119,7 @@ class Dashboard:
         live_total = None
         if not SECTOR_RANGE_KEYS[self.history_range].intraday:
             live_total = self.summary.total.total
-        return sector_history(self.history_range, self.versions, live_total)
+        return sector_history(self.history_range, self.tokens, live_total)
 
     @cached_property
     def segment_counts(self) -> dict[str, int]:

@@ -27,8 +27,8 @@ from market.models import (
     Quote,
 )
 from market.rules import NEW_YORK
-from market.selectors.cache import CACHE_PREFIX, cache_key, cached
-from market.selectors.freshness import DataVersions, market_today
+from market.selectors.cache import CACHE_PREFIX, cached_on_token
+from market.selectors.freshness import Tokens, market_today
 from market.selectors.stats import STATS_CACHE_SECONDS, YEAR_LOOKBACK_DAYS
 
 
@@ -105,13 +105,13 @@ def _sector_filter(prefix: str = "instrument__") -> Q:
     return Q(**{f"{prefix}miner__isnull": False, f"{prefix}is_benchmark": False})
 
 
-def _compute_daily_history() -> list[tuple[dt.date, Decimal, int]]:
+def _compute_daily_history(today: dt.date) -> list[tuple[dt.date, Decimal, int]]:
     """(date, sum of close x today's shares, instruments) over five years: one query.
 
     Closes are split-adjusted, so multiplying them by today's share count puts every day on
     today's share basis (share issuance since then is not reflected). Today's share count is
     the one the latest quote's market cap is priced on, as for the live total."""
-    start = market_today() - dt.timedelta(days=5 * 366 + 7)
+    start = today - dt.timedelta(days=5 * 366 + 7)
     shares = Coalesce(
         "instrument__quote__market_cap_shares",
         "instrument__shares_outstanding",
@@ -135,22 +135,29 @@ def _compute_daily_history() -> list[tuple[dt.date, Decimal, int]]:
     return series
 
 
-def _daily_history(versions: DataVersions) -> list[tuple[dt.date, Decimal, int]]:
-    return cached(versions.daily_history_key, _compute_daily_history, STATS_CACHE_SECONDS)
+def _daily_history(tokens: Tokens) -> list[tuple[dt.date, Decimal, int]]:
+    """Cached per bars token (bars, splits, and the share counts and membership of the sector,
+    see market/apps.py) and market day."""
+    return cached_on_token(
+        tokens.bars,
+        "daily-history",
+        (tokens.market_date.isoformat(),),
+        lambda: _compute_daily_history(tokens.market_date),
+        STATS_CACHE_SECONDS,
+    )
 
 
-def _intraday_history(versions: DataVersions, days: int) -> list[tuple[dt.datetime, Decimal]]:
+def _intraday_history(tokens: Tokens, days: int) -> list[tuple[dt.datetime, Decimal]]:
     """Sum of the miners' snapshot market caps per refresh (taken_at), over the last `days`.
 
-    Cached and extended incrementally: each call aggregates only the snapshots taken since the
-    cached series ends (one query). Refreshes that priced fewer instruments than the others in
+    Cached under the market token (every quotes run that writes snapshots replaces it) and
+    extended incrementally: after a change, one query aggregates only the snapshots taken
+    since the cached series ends. Refreshes that priced fewer instruments than the others in
     the series (a partial run) are left out, since they would show as dips."""
     key = f"{CACHE_PREFIX}:intraday:{days}"
-    cached = cache.get(key)
-    if cached and cached["version"] == versions.snapshots:
+    cached = cache.get(key) if tokens.market else None
+    if cached and cached["version"] == tokens.market:
         return cached["series"]
-    if versions.snapshots == "None":
-        return []
     series: list[tuple[dt.datetime, Decimal, int]] = cached["raw"] if cached else []
     queryset = PriceSnapshot.objects.filter(_sector_filter(), market_cap__isnull=False)
     if series:
@@ -173,9 +180,10 @@ def _intraday_history(versions: DataVersions, days: int) -> list[tuple[dt.dateti
         series = [p for p in series if p[0] >= start]
     full = max((count for _, _, count in series), default=0)
     clean = [(at, total) for at, total, count in series if count >= full * 0.9]
-    cache.set(
-        key, {"version": versions.snapshots, "raw": series, "series": clean}, STATS_CACHE_SECONDS
-    )
+    if tokens.market:
+        cache.set(
+            key, {"version": tokens.market, "raw": series, "series": clean}, STATS_CACHE_SECONDS
+        )
     return clean
 
 
@@ -190,17 +198,17 @@ def _intraday_start(end: dt.datetime, days: int) -> dt.datetime:
 
 
 def sector_history(
-    history_range: str, versions: DataVersions, live_total: Decimal | None = None
+    history_range: str, tokens: Tokens, live_total: Decimal | None = None
 ) -> History:
     """The sector's total market cap over a range: per refresh for 1D/1W (snapshots), per day
     from daily bars x today's shares otherwise, ending with today's live total."""
     chosen = SECTOR_RANGE_KEYS.get(history_range) or SECTOR_RANGE_KEYS[DEFAULT_SECTOR_RANGE]
     if chosen.intraday:
-        points = [HistoryPoint(at, total) for at, total in _intraday_history(versions, chosen.days)]
+        points = [HistoryPoint(at, total) for at, total in _intraday_history(tokens, chosen.days)]
         return History(chosen, points)
-    today = versions.market_date
+    today = tokens.market_date
     start = range_start(chosen, today)
-    series = _daily_history(versions)
+    series = _daily_history(tokens)
     points = [HistoryPoint(day, total) for day, total, _ in series if day >= start]
     if chosen.days is None:
         # YTD: start at the last close of the previous year.
@@ -219,11 +227,11 @@ def price_history(
     today: dt.date | None = None,
     quote: Quote | None = None,
     loaded: Sequence[tuple[dt.date, Decimal]] | None = None,
-    fingerprint: str | None = None,
+    bars_token: str = "",
 ) -> History:
     """Daily closes of one instrument over a range, ending with today's price when the latest
     quote is newer than the last bar. Uses the `loaded` (date, close) pairs when they reach back
-    far enough, else one query (cached under the bars `fingerprint` when given)."""
+    far enough, else one query (cached under the `bars_token` when given)."""
     today = today or market_today()
     chosen = MINER_RANGE_KEYS.get(history_range) or MINER_RANGE_KEYS[DEFAULT_MINER_RANGE]
     start = range_start(chosen, today)
@@ -238,11 +246,9 @@ def price_history(
                 .values_list("date", "close")
             )
 
-        if fingerprint is None:
-            closes = query()
-        else:
-            key = cache_key("closes", instrument.symbol, chosen.key, fingerprint, str(start))
-            closes = cached(key, query, STATS_CACHE_SECONDS)
+        closes = cached_on_token(
+            bars_token, "closes", (instrument.symbol, str(start)), query, STATS_CACHE_SECONDS
+        )
     points = [HistoryPoint(day, close) for day, close in closes]
     if chosen.days is None:
         year_start = dt.date(today.year, 1, 1)

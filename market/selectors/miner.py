@@ -8,20 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
-
 from market import analytics
 from market.analytics import PriceRange, Relation, TradesLike
-from market.models import (
-    DailyBar,
-    Instrument,
-    Miner,
-    Quote,
-    RefreshRun,
-    SplitEvent,
-)
-from market.selectors.cache import cache_key, cached
-from market.selectors.freshness import market_today
+from market.models import DailyBar, Instrument, Miner, Quote
+from market.selectors.cache import cached_on_token
+from market.selectors.freshness import Tokens, current_tokens
 from market.selectors.history import DEFAULT_MINER_RANGE, MINER_RANGE_KEYS, History, price_history
 from market.selectors.stats import (
     RELATION_BENCHMARKS,
@@ -115,25 +106,9 @@ def _bars_by_symbol(
     return by_symbol
 
 
-def bars_fingerprint() -> str:
-    """One small query: changes when bars or splits are added or a bars refresh finishes."""
-    bar = DailyBar._meta.db_table
-    split = SplitEvent._meta.db_table
-    run = RefreshRun._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (SELECT MAX(id) FROM {bar}), (SELECT COUNT(*) FROM {split}),"
-            f" (SELECT MAX(id) FROM {split}),"
-            f" (SELECT id FROM {run} WHERE kind = %s AND finished_at IS NOT NULL"
-            " ORDER BY started_at DESC LIMIT 1)",
-            [RefreshRun.Kind.BARS],
-        )
-        return "-".join(str(part) for part in cursor.fetchone())
-
-
 @dataclass(frozen=True)
 class InstrumentSeries:
-    """What one instrument's last ~13 months of bars say, cached per bars fingerprint."""
+    """What one instrument's last ~13 months of bars say, cached per bars token."""
 
     stats: InstrumentStats
     closes: list[tuple[dt.date, Decimal]]  # (date, close) over YEAR_LOOKBACK_DAYS
@@ -149,30 +124,31 @@ def _compute_instrument_series(symbol: str, today: dt.date) -> InstrumentSeries:
     stats = InstrumentStats(
         ytd_base=analytics.ytd_base_close(adjusted.get(symbol, []), today.year),
         range_52w=analytics.fifty_two_week_range([(b[0], b[2], b[3], b[4]) for b in own], today),
-        last_bar_date=own[-1][0] if own else None,
         relations=relations,
         trades_like=label,
     )
     return InstrumentSeries(stats=stats, closes=[(b[0], b[4]) for b in own])
 
 
-def instrument_series(symbol: str, today: dt.date, fingerprint: str) -> InstrumentSeries:
-    return cached(
-        cache_key("instrument-series", symbol, fingerprint, today.isoformat()),
-        lambda: _compute_instrument_series(symbol, today),
+def instrument_series(symbol: str, tokens: Tokens) -> InstrumentSeries:
+    return cached_on_token(
+        tokens.bars,
+        "instrument-series",
+        (symbol, tokens.market_date.isoformat()),
+        lambda: _compute_instrument_series(symbol, tokens.market_date),
         STATS_CACHE_SECONDS,
     )
 
 
 def miner_detail(instrument: Instrument, *, history_range: str | None, now=None) -> MinerDetail:
-    """Stats, facts and the price history of one instrument: one query for the bars fingerprint,
-    and, when the cache does not have them, one for the bars of the instrument and the
-    benchmarks over ~13 months (plus one for a five-year chart)."""
-    today = market_today(now)
+    """Stats, facts and the price history of one instrument: when the cache does not have them,
+    one query for the bars of the instrument and the benchmarks over ~13 months (plus one for a
+    five-year chart)."""
+    tokens = current_tokens(now)
+    today = tokens.market_date
     quote = getattr(instrument, "quote", None) if has_quote(instrument) else None
     miner = getattr(instrument, "miner", None) if has_miner(instrument) else None
-    fingerprint = bars_fingerprint()
-    series = instrument_series(instrument.symbol, today, fingerprint)
+    series = instrument_series(instrument.symbol, tokens)
     stats = series.stats
     price = quote.price if quote else None
     facts, sources = _facts(miner)
@@ -200,7 +176,7 @@ def miner_detail(instrument: Instrument, *, history_range: str | None, now=None)
             today=today,
             quote=quote,
             loaded=series.closes,
-            fingerprint=fingerprint,
+            bars_token=tokens.bars,
         ),
     )
 

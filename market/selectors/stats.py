@@ -22,8 +22,8 @@ from market.models import (
     DailyBar,
     Instrument,
 )
-from market.selectors.cache import cached
-from market.selectors.freshness import DataVersions
+from market.selectors.cache import cached_on_token
+from market.selectors.freshness import Tokens
 
 BITCOIN = "BTC-USD"
 AI_BENCHMARKS = ("NVDA", "SMH")
@@ -41,7 +41,6 @@ class InstrumentStats:
 
     ytd_base: Decimal | None
     range_52w: PriceRange | None
-    last_bar_date: dt.date | None
     relations: dict[str, Relation] = field(default_factory=dict)
     trades_like: TradesLike = field(default_factory=lambda: analytics.trades_like(None, []))
 
@@ -73,8 +72,8 @@ def relations_for(
 
 
 def _compute_all_stats(today: dt.date) -> dict[int, InstrumentStats]:
-    """Two queries, whatever the number of instruments: one aggregate for the YTD base, the
-    52-week range and the last bar date; one for the recent adjusted closes behind the
+    """Two queries, whatever the number of instruments: one aggregate for the YTD base and the
+    52-week range; one for the recent adjusted closes behind the
     correlations (the miners' and the benchmarks' in the same query)."""
     year_start = dt.date(today.year, 1, 1)
     window_start = analytics.fifty_two_week_start(today)
@@ -90,9 +89,8 @@ def _compute_all_stats(today: dt.date) -> dict[int, InstrumentStats]:
             ytd_base=ytd_base,
             range_high=Max(Coalesce("bars__high", "bars__close"), filter=in_window),
             range_low=Min(Coalesce("bars__low", "bars__close"), filter=in_window),
-            last_bar=Max("bars__date"),
         )
-        .values_list("id", "symbol", "ytd_base", "range_high", "range_low", "last_bar")
+        .values_list("id", "symbol", "ytd_base", "range_high", "range_low")
     )
     rows = list(aggregates)
     symbols = {pk: symbol for pk, symbol, *_ in rows}
@@ -108,20 +106,24 @@ def _compute_all_stats(today: dt.date) -> dict[int, InstrumentStats]:
     for instrument_id, day, close in closes.iterator(chunk_size=5000):
         series[symbols[instrument_id]].append((day, close))
     stats = {}
-    for pk, symbol, base, high, low, last_bar in rows:
+    for pk, symbol, base, high, low in rows:
         relations, label = relations_for(series, symbol)
         stats[pk] = InstrumentStats(
             ytd_base=base,
             range_52w=PriceRange(low, high) if low is not None and high is not None else None,
-            last_bar_date=last_bar,
             relations=relations,
             trades_like=label,
         )
     return stats
 
 
-def instrument_stats(versions: DataVersions) -> dict[int, InstrumentStats]:
-    """Stats of every miner and benchmark, keyed by instrument id, cached per bars version."""
-    return cached(
-        versions.stats_key, lambda: _compute_all_stats(versions.market_date), STATS_CACHE_SECONDS
+def instrument_stats(tokens: Tokens) -> dict[int, InstrumentStats]:
+    """Stats of every miner and benchmark, keyed by instrument id, cached per bars token and
+    market day (the YTD base and the 52-week window move with the day)."""
+    return cached_on_token(
+        tokens.bars,
+        "stats",
+        (tokens.market_date.isoformat(),),
+        lambda: _compute_all_stats(tokens.market_date),
+        STATS_CACHE_SECONDS,
     )

@@ -5,9 +5,10 @@ unique constraint `one_running_refresh_per_kind` is the lock); a run whose heart
 than its kind's stale timeout belongs to a crashed worker and is marked failed by the next one.
 
 Writes are bulk upserts on the unique keys, so a refresh of N instruments issues the same
-statements whatever N is (for quotes: one upsert of quotes, one of snapshots). Nothing the
-provider returns is trusted: a price that is missing, NaN, infinite, zero or negative is never
-stored, and that symbol keeps its last good quote.
+statements whatever N is (for quotes: one upsert of quotes, one of snapshots). Numbers are
+cleaned once, where the provider builds its dataclasses (market/providers/base.py): a price
+that is missing, NaN, infinite, zero or negative becomes a per-symbol error there, so it is
+never stored and that symbol keeps its last good quote.
 """
 
 from market.services.bars import (
@@ -27,7 +28,6 @@ from market.services.profiles import PROFILE_CHUNK, PROFILE_MAX_AGE, apply_profi
 from market.services.quotes import (
     QUOTE_UPDATE_FIELDS,
     SNAPSHOT_UPDATE_FIELDS,
-    InvalidQuote,
     market_cap_basis,
     quote_is_due,
     refresh_quotes,
@@ -44,18 +44,14 @@ from market.services.runs import (
     run_outcome,
 )
 from market.services.values import (
-    BIGINT_LIMIT,
     CENTS,
     EIGHT_PLACES,
     FOUR_PLACES,
     MONEY_LIMIT,
     PERCENT_LIMIT,
     PRICE_LIMIT,
-    aware_or_none,
     change_or_none,
-    count_or_none,
     decimal_or_none,
-    positive_or_none,
 )
 
 __all__ = [
@@ -63,11 +59,9 @@ __all__ = [
     "BARS_OVERLAP_DAYS",
     "BAR_BATCH_SIZE",
     "BAR_UPDATE_FIELDS",
-    "BIGINT_LIMIT",
     "CENTS",
     "EIGHT_PLACES",
     "FOUR_PLACES",
-    "InvalidQuote",
     "MISSING_BARS_RETRY_AFTER",
     "MONEY_LIMIT",
     "PERCENT_LIMIT",
@@ -84,18 +78,15 @@ __all__ = [
     "STALE_AFTER",
     "add_instrument",
     "apply_profile",
-    "aware_or_none",
     "backfill_bars",
     "backfill_missing_bars",
     "change_or_none",
     "claim_run",
-    "count_or_none",
     "decimal_or_none",
     "describe_error",
     "errors_summary",
     "finish_run",
     "note_rate_limit",
-    "positive_or_none",
     "provider_cooldown",
     "prune_snapshots",
     "quote_is_due",

@@ -9,7 +9,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max, Min
@@ -39,7 +38,6 @@ from market.services.runs import (
     note_rate_limit,
     run_outcome,
 )
-from market.services.values import count_or_none, positive_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -67,20 +65,20 @@ class _BarsTally:
 def _bar_rows(instrument_id: int, data: BarsData, source: str) -> tuple[list[DailyBar], int]:
     rows, dropped = [], 0
     for bar in data.bars:
-        close, adj_close = positive_or_none(bar.close), positive_or_none(bar.adj_close)
-        if close is None or adj_close is None or not isinstance(bar.date, date):
+        # BarData refuses unclean prices and a missing close (market/providers/base.py).
+        if not isinstance(bar.date, date):
             dropped += 1
             continue
         rows.append(
             DailyBar(
                 instrument_id=instrument_id,
                 date=bar.date,
-                open=positive_or_none(bar.open),
-                high=positive_or_none(bar.high),
-                low=positive_or_none(bar.low),
-                close=close,
-                adj_close=adj_close,
-                volume=count_or_none(bar.volume),
+                open=bar.open,
+                high=bar.high,
+                low=bar.low,
+                close=bar.close,
+                adj_close=bar.adj_close,
+                volume=bar.volume,
                 source=source,
             )
         )
@@ -111,13 +109,10 @@ def _store_bars(
         if rows:
             tally.instruments.add(instrument.pk)
         bars += rows
-        for split in data.splits:
-            ratio = positive_or_none(
-                split.ratio, places=Decimal("0.0000000001"), limit=Decimal(10) ** 10
-            )
-            if ratio is not None and ratio != 1:
+        for split in data.splits:  # clean ratios (market.providers.base)
+            if split.ratio != 1:
                 splits[(instrument.pk, split.date)] = SplitEvent(
-                    instrument_id=instrument.pk, date=split.date, ratio=ratio
+                    instrument_id=instrument.pk, date=split.date, ratio=split.ratio
                 )
         for dividend in data.dividends:  # clean values (market.providers.base)
             dividends[(instrument.pk, dividend.date)] = Dividend(

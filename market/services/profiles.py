@@ -27,19 +27,17 @@ from market.services.runs import (
     note_rate_limit,
     run_outcome,
 )
-from market.services.values import CENTS, MONEY_LIMIT, count_or_none, decimal_or_none
 
 PROFILE_MAX_AGE = timedelta(hours=20)
 PROFILE_CHUNK = 50  # symbols per provider call (and per progress step)
 
 
 def apply_profile(instrument: Instrument, profile: ProfileData, now: datetime) -> None:
-    shares = count_or_none(profile.shares_outstanding)
-    if shares:
-        instrument.shares_outstanding = shares
-    enterprise_value = decimal_or_none(profile.enterprise_value, places=CENTS, limit=MONEY_LIMIT)
-    if enterprise_value is not None:
-        instrument.enterprise_value = enterprise_value
+    """Copy a profile's figures (clean already: ProfileData refuses others) onto `instrument`."""
+    if profile.shares_outstanding:
+        instrument.shares_outstanding = profile.shares_outstanding
+    if profile.enterprise_value is not None:
+        instrument.enterprise_value = profile.enterprise_value
     # The universe file's curated names and exchanges win; the provider only fills blanks.
     if not instrument.name and profile.name:
         instrument.name = profile.name[:200]

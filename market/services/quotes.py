@@ -35,13 +35,7 @@ from market.services.runs import (
     note_rate_limit,
     run_outcome,
 )
-from market.services.values import (
-    CENTS,
-    aware_or_none,
-    change_or_none,
-    count_or_none,
-    positive_or_none,
-)
+from market.services.values import CENTS, change_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +69,6 @@ QUOTE_UPDATE_FIELDS = [
 
 
 SNAPSHOT_UPDATE_FIELDS = ["price", "market_state", "volume", "market_cap", "source"]
-
-
-class InvalidQuote(ValueError):
-    """A provider quote we will not store (no usable price)."""
 
 
 @dataclass(slots=True)
@@ -142,19 +132,18 @@ def market_cap_basis(
 
 
 def _quote_row(held: _Held, data: QuoteData, state: str, now: datetime) -> Quote:
-    price = positive_or_none(data.price)
-    if price is None:
-        raise InvalidQuote(f"no usable price ({data.price!r})")
-    previous_close = positive_or_none(data.previous_close)
+    """The row to store for one provider quote. Its numbers are clean already (QuoteData
+    refuses others, market/providers/base.py); what is derived here are the changes and the
+    market cap's basis."""
+    price, previous_close = data.price, data.previous_close
     change, change_percent = change_or_none(price, previous_close)
-    pre_market_price = positive_or_none(data.pre_market_price)
-    post_market_price = positive_or_none(data.post_market_price)
+    pre_market_price, post_market_price = data.pre_market_price, data.post_market_price
     # Extended hours move against the last regular close: that is `price` outside the regular
     # session (Yahoo's convention), and the previous close once a new session has opened.
     pre_reference = price if state == MarketState.PRE else previous_close
     pre_change, pre_percent = change_or_none(pre_market_price, pre_reference)
     post_change, post_percent = change_or_none(post_market_price, price)
-    shares = count_or_none(data.shares_outstanding) or held.shares_outstanding
+    shares = data.shares_outstanding or held.shares_outstanding
     market_cap, cap_shares, cap_source = market_cap_basis(price, data.market_cap, shares)
     return Quote(
         instrument_id=held.pk,
@@ -169,15 +158,15 @@ def _quote_row(held: _Held, data: QuoteData, state: str, now: datetime) -> Quote
         post_market_price=post_market_price,
         post_market_change=post_change,
         post_market_change_percent=post_percent,
-        day_high=positive_or_none(data.day_high),
-        day_low=positive_or_none(data.day_low),
-        volume=count_or_none(data.volume),
+        day_high=data.day_high,
+        day_low=data.day_low,
+        volume=data.volume,
         shares_outstanding=shares or None,
         market_cap=market_cap,
         market_cap_source=cap_source,
         market_cap_shares=cap_shares,
         currency=(data.currency or held.currency or "")[:3].upper(),
-        provider_time=aware_or_none(data.provider_time),
+        provider_time=data.provider_time,
         fetched_at=now,
         source=(data.source or "")[:20],
     )
@@ -253,10 +242,7 @@ def refresh_quotes(
         if data is None:
             errors.setdefault(h.symbol, "no quote in the provider's answer")
             continue
-        try:
-            quotes.append(_quote_row(h, data, states[h.kind], now))
-        except InvalidQuote as exc:
-            errors[h.symbol] = describe_error(exc)
+        quotes.append(_quote_row(h, data, states[h.kind], now))
     if progress:
         progress(len(due), len(due))
 

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.pagecache import cached_page
+from config.conditional import conditional_page
 from portfolios import services
 from portfolios.forms import AlertForm
 from portfolios.models import PriceAlert
@@ -46,7 +46,7 @@ def _save(alert: PriceAlert, form: AlertForm) -> PriceAlert:
     return alert
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def index(request: HtmxHttpRequest) -> HttpResponse:

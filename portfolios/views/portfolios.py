@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from config.pagecache import cached_page
+from config.conditional import conditional_page
 from portfolios import selectors, services
 from portfolios.forms import PortfolioForm, TransactionForm
 from portfolios.models import Portfolio, Transaction
@@ -82,7 +82,7 @@ def _detail_context(request: HtmxHttpRequest, portfolio: Portfolio, **extra) -> 
     }
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def index(request: HtmxHttpRequest) -> HttpResponse:
@@ -121,7 +121,7 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, INDEX, _index_context(request, form))
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -129,7 +129,7 @@ def detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, DETAIL, _detail_context(request, portfolio))
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def positions(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -139,7 +139,7 @@ def positions(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, f"{DETAIL}#live", context)
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def exposure_one(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -152,7 +152,7 @@ def exposure_one(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "portfolios/exposure.html", context)
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def exposure_all(request: HtmxHttpRequest) -> HttpResponse:

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.pagecache import cached_page
+from config.conditional import conditional_page
 from market.models import Instrument
 from market.providers import ProviderError, get_provider
 from portfolios import selectors, services
@@ -60,7 +60,7 @@ def _detail_context(request: HtmxHttpRequest, watchlist: Watchlist, **extra) -> 
     }
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def index(request: HtmxHttpRequest) -> HttpResponse:
@@ -97,7 +97,7 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, INDEX, _index_context(request, form))
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -107,7 +107,7 @@ def detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, DETAIL, _detail_context(request, watchlist, **extra))
 
 
-@cached_page
+@conditional_page
 @login_required
 @require_GET
 def rows(request: HtmxHttpRequest, pk: int) -> HttpResponse:

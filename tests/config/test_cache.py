@@ -1,4 +1,5 @@
-"""config.cache.RedisCache: Django's Redis cache with one client per pool, on the real Redis."""
+"""The Redis cache (django-redis, as configured when REDIS_URL is set) on the real Redis:
+reads and writes, forked workers, and cached_db sessions kept in it."""
 
 from __future__ import annotations
 
@@ -6,17 +7,23 @@ import os
 import uuid
 
 import pytest
-
-from config.cache import RedisCache
+from django.core.cache import caches
 
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-def redis_cache():
+def redis_cache(settings):
     prefix = f"test-cache-{uuid.uuid4().hex}"
-    backend = RedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": prefix})
-    yield backend
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1.0},
+        }
+    }
+    yield caches["default"]
     import redis
 
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
@@ -24,7 +31,7 @@ def redis_cache():
         client.delete(key)
 
 
-def test_it_reads_and_writes_like_djangos_redis_cache(redis_cache):
+def test_it_reads_and_writes(redis_cache):
     assert redis_cache.get("missing") is None
     redis_cache.set("a", {"n": 1}, 30)
     assert redis_cache.add("a", "other", 30) is False
@@ -33,13 +40,6 @@ def test_it_reads_and_writes_like_djangos_redis_cache(redis_cache):
     assert redis_cache.add("n", 1) is True and redis_cache.incr("n", 2) == 3
     redis_cache.delete("a")
     assert redis_cache.get("a") is None
-
-
-def test_one_client_serves_every_call(redis_cache):
-    client = redis_cache._cache.get_client()
-    assert redis_cache._cache.get_client(write=True) is client
-    redis_cache.set("x", 1, 30)
-    assert redis_cache._cache.get_client() is client
 
 
 def test_a_forked_process_gets_its_own_connections(redis_cache):
@@ -57,3 +57,17 @@ def test_a_forked_process_gets_its_own_connections(redis_cache):
     assert os.waitstatus_to_exitcode(status) == 0
     assert redis_cache.get("from-child") == "child"
     assert redis_cache.get("before-fork") == "parent"
+
+
+def test_cached_db_sessions_live_in_it_and_in_the_database(redis_cache, db):
+    from django.contrib.sessions.backends.cached_db import SessionStore
+    from django.contrib.sessions.models import Session
+
+    session = SessionStore()
+    session["answer"] = 42
+    session.save()
+    assert redis_cache.get(session.cache_key) == {"answer": 42}
+    assert Session.objects.filter(session_key=session.session_key).exists()
+    redis_cache.delete(session.cache_key)  # evicted: read from the database, cached again
+    assert SessionStore(session.session_key)["answer"] == 42
+    assert redis_cache.get(session.cache_key) == {"answer": 42}

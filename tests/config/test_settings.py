@@ -55,7 +55,7 @@ def test_redis_url_switches_broker_results_and_cache():
     assert out.stdout.split() == [
         "redis://127.0.0.1:6379/7",
         "redis://127.0.0.1:6379/7",
-        "config.cache.RedisCache",
+        "django_redis.cache.RedisCache",
     ]
     env.pop("REDIS_URL")
     out = subprocess.run(

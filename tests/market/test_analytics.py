@@ -36,6 +36,11 @@ def bitcoin_series(days: list[dt.date]) -> dict[dt.date, Decimal]:
 # --- YTD ---------------------------------------------------------------------------------------
 
 
+def ytd(price: Decimal, closes: list[tuple[dt.date, Decimal]], year: int) -> Decimal | None:
+    """The YTD change the pages show: the price against the base close of the year."""
+    return analytics.change_percent(price, analytics.ytd_base_close(closes, year))
+
+
 def test_ytd_uses_the_last_close_of_the_previous_year_across_a_weekend():
     # 2022-12-30 was a Friday; New Year's Day fell on a Sunday and 2 January was a holiday.
     closes = [
@@ -45,15 +50,15 @@ def test_ytd_uses_the_last_close_of_the_previous_year_across_a_weekend():
         (dt.date(2023, 1, 4), D("12.50")),
     ]
     assert analytics.ytd_base_close(closes, 2023) == D("10.00")
-    assert analytics.ytd_change_percent(D("12.50"), closes, 2023) == D("25")
+    assert ytd(D("12.50"), closes, 2023) == D("25")
     # In the previous year, the base is that year's predecessor: none here.
     assert analytics.ytd_base_close(closes, 2022) is None
-    assert analytics.ytd_change_percent(D("12.50"), closes, 2022) is None
+    assert ytd(D("12.50"), closes, 2022) is None
 
 
 def test_ytd_of_a_listing_of_this_year_is_unknown():
     closes = [(dt.date(2026, 3, 2), D("20")), (dt.date(2026, 3, 3), D("22"))]
-    assert analytics.ytd_change_percent(D("22"), closes, 2026) is None
+    assert ytd(D("22"), closes, 2026) is None
 
 
 def test_ytd_with_a_split_in_adjusted_closes():
@@ -62,9 +67,9 @@ def test_ytd_with_a_split_in_adjusted_closes():
     raw = [(dt.date(2025, 12, 31), D("1.00")), (dt.date(2026, 3, 2), D("1.20"))]
     adjusted = [(dt.date(2025, 12, 31), D("10.00")), (dt.date(2026, 3, 2), D("12.00"))]
     price_now = D("15.00")
-    assert analytics.ytd_change_percent(price_now, adjusted, 2026) == D("50")
+    assert ytd(price_now, adjusted, 2026) == D("50")
     # The raw closes would claim a +1,400 % year.
-    assert analytics.ytd_change_percent(price_now, raw, 2026) == D("1400")
+    assert ytd(price_now, raw, 2026) == D("1400")
 
 
 def test_change_percent_guards():

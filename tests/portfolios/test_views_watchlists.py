@@ -201,10 +201,8 @@ def test_the_table_shows_live_quotes_and_the_rows_partial_is_polled(user_client,
 
 
 def test_the_rows_partial_runs_a_constant_number_of_queries(
-    user_client, watchlist, django_assert_num_queries, settings
+    user_client, watchlist, django_assert_num_queries
 ):
-    settings.PAGE_CACHE_SECONDS = 0  # what a render costs, not a page-cache hit
-
     def add(count):
         for _ in range(count):
             instrument = InstrumentFactory()
