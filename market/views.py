@@ -17,6 +17,7 @@ from django_htmx.middleware import HtmxDetails
 from config.conditional import conditional_page
 from market import analytics, selectors
 from market.models import Miner
+from market.outage import outage_notice
 from market.presentation import DEFAULT_SORT, MINER_COLUMNS, parse_sort
 from market.rules import NEW_YORK
 from market.selectors import (
@@ -168,6 +169,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "params": params,
         "session": data.session,
         "refresh": data.refresh,
+        "outage": outage_notice(data.refresh.last_run, data.refresh.data_as_of),
         "fragment_seconds": data.fragment_seconds,
         "sort_headers": _sort_headers(params),
         # Callables: evaluated by the template only when their fragment is not cached.
