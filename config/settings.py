@@ -278,6 +278,8 @@ X_FRAME_OPTIONS = "DENY"
 
 # Market data.
 MARKET_DATA_PROVIDER = os.environ.get("MARKET_DATA_PROVIDER", "yahoo")
+# An HTTP(S) proxy for the provider's requests (e.g. http://proxy.internal:3128); empty: none.
+MARKET_DATA_PROXY = os.environ.get("MARKET_DATA_PROXY", "")
 # The simulated provider's demo market trades round the clock, so prices move at any hour.
 SIMULATED_ALWAYS_OPEN = env_bool("SIMULATED_ALWAYS_OPEN", True)
 # Sector market-cap milestones (USD) for the dashboard's "next milestone" progress bar.
@@ -323,7 +325,9 @@ LOGGING = {
         "django.server": {"level": "ERROR"},
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
-        "yfinance": {"level": "WARNING"},
+        # yfinance warns about every failed cookie fetch; a failed run is logged once by
+        # market.outage instead.
+        "yfinance": {"level": "ERROR"},
         "peewee": {"level": "WARNING"},
     },
 }

@@ -55,7 +55,7 @@ def plain_reason(error_text: str, provider_name: str = "yahoo") -> str:
         return f"{label} gave no data"
     found = _UNRESOLVED.search(text)
     if found:
-        host = found.group("host")
+        host = (found.group("host") or "").rstrip(".")
         where = f"the host {host} was not found" if host else "its host name was not found"
         return f"{label} could not be reached: {where} (is this machine offline?)"
     if _REFUSED.search(text):

@@ -143,6 +143,14 @@ def _range_links(params: dict[str, str], ranges, defaults) -> list[dict]:
     ]
 
 
+def _first_run(request: HttpRequest) -> bool:
+    """A signed-in user who has neither a watchlist nor a portfolio yet."""
+    user = request.user
+    if not user.is_authenticated:
+        return False
+    return not (user.watchlists.exists() or user.portfolios.exists())
+
+
 @require_GET
 @conditional_page
 @vary_on_headers("HX-Request", "HX-Target", "HX-Current-URL")
@@ -169,6 +177,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "params": params,
         "session": data.session,
         "refresh": data.refresh,
+        "first_run": _first_run(request) if not request.htmx else False,
         "outage": outage_notice(data.refresh.last_run, data.refresh.data_as_of),
         "fragment_seconds": data.fragment_seconds,
         "sort_headers": _sort_headers(params),
