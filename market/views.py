@@ -16,7 +16,7 @@ from django_htmx.middleware import HtmxDetails
 
 from config.conditional import conditional_page
 from market import analytics, selectors
-from market.models import Miner
+from market.models import Miner, Quote
 from market.outage import outage_notice
 from market.presentation import DEFAULT_SORT, MINER_COLUMNS, parse_sort
 from market.rules import NEW_YORK
@@ -323,18 +323,49 @@ def miner_bars_json(request: HtmxHttpRequest, symbol: str) -> JsonResponse:
 
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=60, strip=True, label="Symbol or name")
+    # "best": open the best match (Enter in the navigation's search box), not the list.
+    go = forms.CharField(required=False, max_length=10)
+
+
+SUGGESTIONS = 6
 
 
 @require_GET
 def miner_search(request: HtmxHttpRequest) -> HttpResponse:
-    """Find an instrument by symbol or name; an exact symbol goes straight to its page."""
+    """Find an instrument by symbol or name; an exact symbol, or `go=best` with any match, goes
+    straight to the (best) match's page."""
     form = SearchForm(request.GET)
-    text = form.cleaned_data["q"] if form.is_valid() else ""
+    valid = form.is_valid()
+    text = form.cleaned_data["q"] if valid else ""
     results = selectors.search_instruments(text) if text else selectors.all_instruments()
-    if text and results and results[0].symbol == text.upper():
+    best = valid and form.cleaned_data["go"] == "best"
+    if text and results and (best or results[0].symbol == text.upper()):
         return redirect("market:miner", symbol=results[0].symbol)
     return render(
         request,
         "market/miner_search.html",
         {"form": SearchForm(initial={"q": text}), "query": text, "results": results},
+    )
+
+
+@require_GET
+def miner_suggest(request: HtmxHttpRequest) -> HttpResponse:
+    """Suggestions for the navigation's search box: the best matches with price and day change
+    (two queries)."""
+    form = SearchForm(request.GET)
+    text = form.cleaned_data["q"] if form.is_valid() else ""
+    found = selectors.search_instruments(text, limit=SUGGESTIONS) if text else []
+    quotes = Quote.objects.in_bulk([i.pk for i in found], field_name="instrument_id")
+    suggestions = [
+        {
+            "instrument": instrument,
+            "quote": quotes.get(instrument.pk),
+            "currency": getattr(quotes.get(instrument.pk), "currency", "") or instrument.currency,
+        }
+        for instrument in found
+    ]
+    return render(
+        request,
+        "market/includes/suggestions.html",
+        {"query": text, "suggestions": suggestions},
     )
