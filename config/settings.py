@@ -278,6 +278,8 @@ X_FRAME_OPTIONS = "DENY"
 
 # Market data.
 MARKET_DATA_PROVIDER = os.environ.get("MARKET_DATA_PROVIDER", "yahoo")
+# Where the site is served, for links in emails (alerts).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # An HTTP(S) proxy for the provider's requests (e.g. http://proxy.internal:3128); empty: none.
 MARKET_DATA_PROXY = os.environ.get("MARKET_DATA_PROXY", "")
 # The simulated provider's demo market trades round the clock, so prices move at any hour.
