@@ -236,7 +236,7 @@ def sector_history_json(request: HtmxHttpRequest) -> JsonResponse:
     live_total = None
     if not selectors.SECTOR_RANGE_KEYS[chosen].intraday:
         live_total = selectors.live_sector_total()
-    history = selectors.sector_history(chosen, tokens, live_total)
+    history = selectors.sector_history(chosen, tokens, live_total, load_closes=True)
     response = JsonResponse(_history_payload(history, unit="USD", series="Sector market cap"))
     response["Cache-Control"] = "max-age=30"
     return response
