@@ -113,6 +113,13 @@ def _sort_headers(params: dict[str, str]) -> list[dict]:
     return headers
 
 
+def _segment_hx_url(segment: str) -> str:
+    """The htmx link of a segment tab or card: the segment alone, so that the view keeps every
+    other parameter from the browser's current URL (a sort chosen in place after this link was
+    rendered)."""
+    return reverse("market:dashboard") + "?" + urlencode({"segment": segment})
+
+
 def _segment_links(params: dict[str, str], counts: dict[str, int]) -> list[dict]:
     total = sum(counts.values())
     links = []
@@ -125,6 +132,7 @@ def _segment_links(params: dict[str, str], counts: dict[str, int]) -> list[dict]
                 "label": label,
                 "count": count,
                 "url": _dashboard_url(params, segment=value),
+                "hx_url": _segment_hx_url(value),
                 "current": params["segment"] == value,
             }
         )
@@ -161,10 +169,10 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         # The page's other parts may have changed the URL since this link was rendered (a new
         # chart range, then a sort): keep their parameters from the browser's current URL.
         current = DashboardQuery(QueryDict(urlsplit(request.htmx.current_url).query)).values()
-        params = {
-            **current,
-            **{k: params[k] for k in OWN_PARAMETERS[request.htmx.target]},
-        }
+        # Of the part's own parameters, those the link names: a segment tab's htmx link names
+        # only the segment, so a sort chosen after the tab was rendered is kept.
+        named = [k for k in OWN_PARAMETERS[request.htmx.target] if k in request.GET]
+        params = {**current, **{k: params[k] for k in named}}
         push_url = _dashboard_url(params)
     data = selectors.dashboard(
         sort=params["sort"], segment=params["segment"], history_range=params["range"]
@@ -184,7 +192,11 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         # Callables: evaluated by the template only when their fragment is not cached.
         "segment_links": lambda: _segment_links(params, data.segment_counts),
         "segment_cards": lambda: [
-            {"figures": seg, "url": _dashboard_url(params, segment=seg.segment)}
+            {
+                "figures": seg,
+                "url": _dashboard_url(params, segment=seg.segment),
+                "hx_url": _segment_hx_url(seg.segment),
+            }
             for seg in data.segments
         ],
         "range_links": [

@@ -605,3 +605,24 @@ def test_intraday_history_before_premarket_shows_the_previous_day(client, sector
     with time_machine.travel(night, tick=False):
         payload = client.get("/sector/history.json", {"range": "1D"}).json()
     assert [p["at"][:16] for p in payload["points"]] == ["2026-03-09T14:00", "2026-03-10T06:00"]
+
+
+def test_a_segment_tab_after_an_in_place_sort_keeps_the_sort(client, sector):
+    """The tab was rendered before the table was sorted by YTD in place: its htmx link names
+    only the segment, and the sort comes from the browser's current URL."""
+    html = body_of(client.get("/"))
+    assert 'hx-get="/?segment=pivot" hx-target="#miners-table"' in html
+    response = client.get(
+        "/",
+        {"segment": "pivot"},
+        headers={
+            **HTMX,
+            "HX-Target": "miners-table",
+            "HX-Current-URL": "http://testserver/?sort=-ytd",
+        },
+    )
+    assert response["HX-Push-Url"] == "/?sort=-ytd&segment=pivot"
+    table = body_of(response)
+    # The YTD header is the active one, descending: its link now flips to ascending.
+    assert 'href="/?sort=ytd&amp;segment=pivot#miners-table"' in table
+    assert 'href="/?sort=-ytd#miners-table" hx-get="/?segment="' in table
