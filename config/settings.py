@@ -132,7 +132,9 @@ else:
         }
     }
     _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    # The host is meaningless for the file-system transport, but kombu warns ("No hostname was
+    # supplied") at every connection without one.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -325,6 +327,9 @@ LOGGING = {
         # One line per request comes from config.middleware, one per task from config.celery;
         # runserver's and Celery's own per-request and per-task lines would repeat them.
         "django.server": {"level": "ERROR"},
+        # django.request warns about every 4xx, a refused form (422) included: the request line
+        # already says it. Its 5xx errors, with their tracebacks, still come through.
+        "django.request": {"level": "ERROR"},
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
         # yfinance warns about every failed cookie fetch; a failed run is logged once by

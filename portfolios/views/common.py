@@ -9,7 +9,6 @@ from django.shortcuts import redirect, render
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-
 CLEAR_MESSAGES = '<div id="flash-messages" role="status" hx-swap-oob="true"></div>'
 
 

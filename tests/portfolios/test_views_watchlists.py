@@ -233,10 +233,19 @@ def test_a_failed_add_after_a_success_empties_the_success_banner(user_client, wa
     assert 'id="flash-messages"' in ok.content.decode()
     assert "Added IREN to Pivoters." in ok.content.decode()
 
-    refused = user_client.post(
-        url("watchlist_add", watchlist.pk), {"symbol": "IREN"}, headers=HTMX
-    )
+    refused = user_client.post(url("watchlist_add", watchlist.pk), {"symbol": "IREN"}, headers=HTMX)
     html = refused.content.decode()
     assert refused.status_code == 422
     assert html.endswith('<div id="flash-messages" role="status" hx-swap-oob="true"></div>')
     assert "Added IREN" not in html
+
+
+def test_a_refused_form_is_logged_once(user_client, watchlist, caplog):
+    import logging
+
+    path = url("watchlist_add", watchlist.pk)
+    with caplog.at_level(logging.DEBUG):
+        response = user_client.post(path, {"symbol": ""}, headers=HTMX)
+    assert response.status_code == 422
+    lines = [r.getMessage() for r in caplog.records if path in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith(f"POST {path} 422 ")
