@@ -284,8 +284,9 @@ MARKET_DATA_PROVIDER = os.environ.get("MARKET_DATA_PROVIDER", "yahoo")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # An HTTP(S) proxy for the provider's requests (e.g. http://proxy.internal:3128); empty: none.
 MARKET_DATA_PROXY = os.environ.get("MARKET_DATA_PROXY", "")
-# The simulated provider's demo market trades round the clock, so prices move at any hour.
-SIMULATED_ALWAYS_OPEN = env_bool("SIMULATED_ALWAYS_OPEN", True)
+# The simulated provider trades on New York's calendar and hours, like the pages' session; 1 makes
+# its equities trade round the clock (load tests, browser tests at any hour).
+SIMULATED_ALWAYS_OPEN = env_bool("SIMULATED_ALWAYS_OPEN", False)
 # Sector market-cap milestones (USD) for the dashboard's "next milestone" progress bar.
 SECTOR_MILESTONES = [
     int(float(v))
