@@ -259,7 +259,8 @@ def test_your_position_watchlists_and_alerts_on_the_miner_page(new_context, live
     )
     expect(page.get_by_role("row").filter(has_text="IREN")).to_contain_text(today)
     page.goto("/notifications/")
-    page.get_by_role("link", name=re.compile("IREN traded at")).first.click()
+    notification = page.get_by_role("listitem").filter(has_text="IREN traded at")
+    notification.get_by_role("link", name="Open").click()
     expect(page).to_have_url(re.compile(r"/miners/IREN/$"))
     problems.assert_none()
 
