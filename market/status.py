@@ -116,10 +116,15 @@ def pipeline_status(*, now: datetime | None = None) -> PipelineStatus:
         stale_after=limit,
         delisted=delisted,
         outage=outage_notice(
-            next((run for run in runs if run.kind == RefreshRun.Kind.QUOTES), None),
+            # The latest quotes run that called the provider (a skipped one did not).
+            next((run for run in runs if _called_provider(run)), None),
             last_ok_quotes_run.finished_at if last_ok_quotes_run else None,
         ),
     )
+
+
+def _called_provider(run: RefreshRun) -> bool:
+    return run.kind == RefreshRun.Kind.QUOTES and run.status != RefreshRun.Status.SKIPPED
 
 
 @never_cache

@@ -119,3 +119,13 @@ def test_status_and_the_miner_page_without_prices(client, never_priced):
     assert "Quotes refreshes have failed since 11:00 ET" in status
     assert "MARKET_DATA_PROVIDER=simulated make run" in status
     assert "— No quote yet." in miner
+
+
+def test_status_keeps_the_notice_while_runs_are_skipped_by_the_backoff(client, never_priced):
+    with time_machine.travel(NOW + dt.timedelta(seconds=30), tick=False):
+        skipped = refresh_quotes(provider=DownProvider(), force=True)
+        assert skipped.status == RefreshRun.Status.SKIPPED
+        status = _text(client.get("/status/").content.decode())
+        dashboard = _text(client.get("/").content.decode())
+    assert "Quotes refreshes have failed since 11:00 ET" in status
+    assert "Quotes refreshes have failed since 11:00 ET" in dashboard
