@@ -220,10 +220,7 @@ def sector_history(
     chosen = SECTOR_RANGE_KEYS.get(history_range) or SECTOR_RANGE_KEYS[DEFAULT_SECTOR_RANGE]
     if chosen.intraday:
         points = [HistoryPoint(at, total) for at, total in _intraday_history(tokens, chosen.days)]
-        if load_closes:
-            daily = _daily_history(tokens)
-        else:
-            daily = _cached_daily_history(tokens)
+        daily = _daily_history(tokens) if load_closes else _cached_daily_history(tokens)
         return History(chosen, _with_daily_closes(points, daily, chosen.days))
     today = tokens.market_date
     start = range_start(chosen, today)
