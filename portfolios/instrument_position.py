@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Exists, OuterRef
+
 from market.models import Instrument
-from portfolios.models import Holding, PriceAlert, Watchlist
+from portfolios.models import Holding, PriceAlert, Watchlist, WatchlistItem
 
 ZERO = Decimal(0)
 
@@ -29,8 +31,13 @@ class InstrumentPosition:
     currency: str
     price: Decimal | None
     positions: list[PortfolioPosition]
-    watchlists: list[Watchlist]
+    all_watchlists: list[Watchlist]  # every one of the user's, each with `has_instrument`
     alerts: list[PriceAlert]
+
+    @property
+    def watchlists(self) -> list[Watchlist]:
+        """The user's watchlists the instrument is on."""
+        return [w for w in self.all_watchlists if w.has_instrument]
 
     @property
     def quantity(self) -> Decimal:
@@ -65,8 +72,8 @@ class InstrumentPosition:
 
 
 def instrument_position(user, instrument: Instrument) -> InstrumentPosition:
-    """Three queries: the user's holdings of it (open or with realized P&L), the watchlists it
-    is in, the alerts on it."""
+    """Three queries: the user's holdings of it (open or with realized P&L), their watchlists
+    (marked when it is on them; the page's "Add to watchlist" reuses them), the alerts on it."""
     quote = getattr(instrument, "quote", None) if hasattr(instrument, "quote") else None
     price = quote.price if quote is not None else None
     holdings = (
@@ -84,10 +91,11 @@ def instrument_position(user, instrument: Instrument) -> InstrumentPosition:
         )
         for h in holdings
     ]
+    on_it = WatchlistItem.objects.filter(watchlist=OuterRef("pk"), instrument=instrument)
     watchlists = list(
-        Watchlist.objects.filter(owner=user, items__instrument=instrument).order_by(
-            "position", "id"
-        )
+        Watchlist.objects.filter(owner=user)
+        .annotate(has_instrument=Exists(on_it))
+        .order_by("position", "id")
     )
     alerts = list(PriceAlert.objects.filter(owner=user, instrument=instrument).order_by("id"))
     return InstrumentPosition(
@@ -95,6 +103,6 @@ def instrument_position(user, instrument: Instrument) -> InstrumentPosition:
         or instrument.currency,
         price=price,
         positions=positions,
-        watchlists=watchlists,
+        all_watchlists=watchlists,
         alerts=alerts,
     )

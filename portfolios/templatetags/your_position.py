@@ -1,5 +1,6 @@
-"""`{% your_position instrument %}` on a miner's page: the signed-in user's position across
-portfolios, the watchlists it is in and their alerts on it."""
+"""`{% your_position instrument as mine %}` on a miner's page: the signed-in user's position
+across portfolios, their watchlists (those it is on marked) and their alerts on it; rendered by
+portfolios/includes/your_position.html."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from portfolios.instrument_position import instrument_position
 register = template.Library()
 
 
-@register.inclusion_tag("portfolios/includes/your_position.html", takes_context=True)
-def your_position(context, instrument) -> dict:
+@register.simple_tag(takes_context=True)
+def your_position(context, instrument):
     user = context["request"].user
-    if not user.is_authenticated:
-        return {"mine": None, "instrument": instrument}
-    return {"mine": instrument_position(user, instrument), "instrument": instrument}
+    return instrument_position(user, instrument) if user.is_authenticated else None
