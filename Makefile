@@ -22,7 +22,7 @@ run: universe
 	@echo
 	@echo "  Minerwatch: http://127.0.0.1:$(PORT)/   (web + Celery worker + beat; Ctrl-C stops all three)"
 	@echo
-	@PORT=$(PORT) $(UV) run honcho start -f Procfile.dev
+	@PORT=$(PORT) $(UV) run python -m config.devserver Procfile.dev
 
 test: install
 	$(UV) run pytest

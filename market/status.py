@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from market.models import Instrument, RefreshRun
+from market.outage import OutageNotice, outage_notice
 
 RECENT_RUNS = 50
 
@@ -39,6 +40,7 @@ class PipelineStatus:
     # Symbols refreshes stopped asking for after the provider kept not knowing them
     # (delisted); each keeps its last quote and bars (`last_bar`: date of its latest bar).
     delisted: list[Instrument]
+    outage: OutageNotice | None = None
 
     @property
     def stale_count(self) -> int:
@@ -113,7 +115,16 @@ def pipeline_status(*, now: datetime | None = None) -> PipelineStatus:
         quote_ages=quote_ages,
         stale_after=limit,
         delisted=delisted,
+        outage=outage_notice(
+            # The latest quotes run that called the provider (a skipped one did not).
+            next((run for run in runs if _called_provider(run)), None),
+            last_ok_quotes_run.finished_at if last_ok_quotes_run else None,
+        ),
     )
+
+
+def _called_provider(run: RefreshRun) -> bool:
+    return run.kind == RefreshRun.Kind.QUOTES and run.status != RefreshRun.Status.SKIPPED
 
 
 @never_cache

@@ -258,6 +258,9 @@ class PriceAlert(models.Model):
     active = models.BooleanField(default=True)
     last_triggered_at = models.DateTimeField(null=True, blank=True)
     last_triggered_session = models.DateField(null=True, blank=True)
+    # The last price a price alert saw: it fires when the price crosses its threshold from here
+    # (portfolios.alert_rules), not while the price stays past it.
+    last_price = models.DecimalField(null=True, blank=True, **PRICE)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -138,6 +138,16 @@ class Positions:
     as_of: datetime | None = None  # the oldest quote among the open positions
 
     @property
+    def totals_known(self) -> bool:
+        """False while a rate is missing: totals would leave out positions that have prices."""
+        return not self.missing_fx
+
+    @property
+    def missing_rates(self) -> list[str]:
+        """The missing rates by name, e.g. "USD → EUR (USDEUR=X)"."""
+        return [f"{c} → {self.base_currency} ({c}{self.base_currency}=X)" for c in self.missing_fx]
+
+    @property
     def all_rows(self) -> list[PositionRow]:
         return self.rows + self.closed_rows
 
@@ -236,7 +246,8 @@ def _build_positions(
     previous_value = ZERO
     for row in open_rows:
         if row.market_value is None:
-            unpriced.append(row.symbol)
+            if row.price is None:  # without a rate it has a price, just no converted value
+                unpriced.append(row.symbol)
             continue
         totals.market_value += row.market_value
         totals.cost_basis += row.cost_basis

@@ -4,7 +4,7 @@ Import from here (`from portfolios.services import record_transaction`); the mod
 by subject only to keep each one readable.
 """
 
-from portfolios.services.alerts import check_alert, evaluate_alerts
+from portfolios.services.alerts import check_alert, current_price, evaluate_alerts
 from portfolios.services.cash import (
     clean_cash_values,
     delete_cash_entry,
@@ -71,6 +71,7 @@ __all__ = [
     "delete_transaction",
     "delete_watchlist",
     "ensure_fx_instruments",
+    "current_price",
     "evaluate_alerts",
     "find_or_add_instrument",
     "fx_symbol",

@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -104,6 +104,8 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
             apply_errors(form, exc)
         else:
             messages.success(request, f"Created the portfolio “{portfolio.name}”.")
+            if request.POST.get("then") == "import":  # the first-run guide's "Import a file"
+                return redirect("portfolios_csv:import", pk=portfolio.pk)
             return done(
                 request,
                 reverse("portfolios:portfolio", args=[portfolio.pk]),
