@@ -22,7 +22,7 @@ run: universe
 	@echo
 	@echo "  Minerwatch: http://127.0.0.1:$(PORT)/   (web + live stream + Celery worker + beat; Ctrl-C stops them all)"
 	@echo
-	@PORT=$(PORT) $(UV) run honcho start -f Procfile.dev
+	@PORT=$(PORT) $(UV) run python -m config.devserver Procfile.dev
 
 test: install
 	$(UV) run pytest

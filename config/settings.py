@@ -132,7 +132,9 @@ else:
         }
     }
     _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    # The host is meaningless for the file-system transport, but kombu warns ("No hostname was
+    # supplied") at every connection without one.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -278,8 +280,13 @@ X_FRAME_OPTIONS = "DENY"
 
 # Market data.
 MARKET_DATA_PROVIDER = os.environ.get("MARKET_DATA_PROVIDER", "yahoo")
-# The simulated provider's demo market trades round the clock, so prices move at any hour.
-SIMULATED_ALWAYS_OPEN = env_bool("SIMULATED_ALWAYS_OPEN", True)
+# Where the site is served, for links in emails (alerts).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+# An HTTP(S) proxy for the provider's requests (e.g. http://proxy.internal:3128); empty: none.
+MARKET_DATA_PROXY = os.environ.get("MARKET_DATA_PROXY", "")
+# The simulated provider trades on New York's calendar and hours, like the pages' session; 1 makes
+# its equities trade round the clock (load tests, browser tests at any hour).
+SIMULATED_ALWAYS_OPEN = env_bool("SIMULATED_ALWAYS_OPEN", False)
 # The live stream (python manage.py stream_quotes; see market/streaming/). A symbol's quote is
 # written at most once per STREAM_FLUSH_SECONDS.
 YAHOO_STREAM_URL = os.environ.get("YAHOO_STREAM_URL", "wss://streamer.finance.yahoo.com/?version=2")
@@ -335,9 +342,14 @@ LOGGING = {
         # One line per request comes from config.middleware, one per task from config.celery;
         # runserver's and Celery's own per-request and per-task lines would repeat them.
         "django.server": {"level": "ERROR"},
+        # django.request warns about every 4xx, a refused form (422) included: the request line
+        # already says it. Its 5xx errors, with their tracebacks, still come through.
+        "django.request": {"level": "ERROR"},
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
-        "yfinance": {"level": "WARNING"},
+        # yfinance warns about every failed cookie fetch; a failed run is logged once by
+        # market.outage instead.
+        "yfinance": {"level": "ERROR"},
         "peewee": {"level": "WARNING"},
     },
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
@@ -89,13 +89,30 @@ def csv_cell(value: object) -> str:
     return neutralise(str(value))
 
 
+PERCENT_PLACES = Decimal("0.0001")
+
+
+def percent_cell(value: object) -> str:
+    """A percentage (a column named *_percent) to 4 decimals: 66.6667, not 27 digits."""
+    if isinstance(value, Decimal) and value.is_finite():
+        return format_decimal(value.quantize(PERCENT_PLACES, rounding=ROUND_HALF_UP))
+    return csv_cell(value)
+
+
 def csv_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
-    """The CSV text of a header and rows, in chunks of about CHUNK_CHARS characters."""
+    """The CSV text of a header and rows, in chunks of about CHUNK_CHARS characters.
+    Columns whose name ends in "_percent" are written with at most 4 decimals."""
     writer = csv.writer(_Echo(), lineterminator="\r\n")
     chunk: list[str] = [writer.writerow(header)]
     size = len(chunk[0])
+    cells = [percent_cell if name.endswith("_percent") else csv_cell for name in header]
     for row in rows:
-        line = writer.writerow([csv_cell(value) for value in row])
+        line = writer.writerow(
+            [
+                (cells[index] if index < len(cells) else csv_cell)(value)
+                for index, value in enumerate(row)
+            ]
+        )
         chunk.append(line)
         size += len(line)
         if size >= CHUNK_CHARS:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from market.models import Feed, Instrument, RefreshRun
+from market.outage import OutageNotice, outage_notice
 from market.streaming.state import stream_state
 
 RECENT_RUNS = 50
@@ -45,6 +46,7 @@ class PipelineStatus:
     streamed_count: int = 0  # quotes the live stream wrote last
     # Median age of the streamed quotes' prices (now minus the tick's own time), in seconds.
     streamed_age_p50: float | None = None
+    outage: OutageNotice | None = None
 
     @property
     def stale_count(self) -> int:
@@ -125,7 +127,16 @@ def pipeline_status(*, now: datetime | None = None) -> PipelineStatus:
         stream=stream_state(),
         streamed_count=len(streamed_ages),
         streamed_age_p50=statistics.median(streamed_ages) if streamed_ages else None,
+        outage=outage_notice(
+            # The latest quotes run that called the provider (a skipped one did not).
+            next((run for run in runs if _called_provider(run)), None),
+            last_ok_quotes_run.finished_at if last_ok_quotes_run else None,
+        ),
     )
+
+
+def _called_provider(run: RefreshRun) -> bool:
+    return run.kind == RefreshRun.Kind.QUOTES and run.status != RefreshRun.Status.SKIPPED
 
 
 @never_cache

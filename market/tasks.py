@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 from celery import shared_task
 from celery.signals import worker_ready
 
-from market import services
+from market import outage, services
+from market.models import RefreshRun
 from market.providers import ProviderUnavailable, RateLimited
 
 logger = logging.getLogger(__name__)
@@ -53,45 +55,45 @@ def _honour_retry_after(task, exc: RateLimited):
     raise exc
 
 
-@shared_task(bind=True, name="market.refresh_quotes", **QUOTES_OPTIONS)
-def refresh_quotes(self, force: bool = False) -> int:
+def _run(task, refresh: Callable[[], RefreshRun | None]) -> int | None:
+    """The refresh's run id. The failed run is already recorded and logged in one line by the
+    service (market.outage), so a failure that retrying cannot mend ends the task quietly, with
+    None, instead of a traceback per attempt: a host that cannot be resolved (the service backs
+    off from it), or the last of the retries."""
     try:
-        return services.refresh_quotes(force=force).pk
+        run = refresh()
     except RateLimited as exc:
-        _honour_retry_after(self, exc)
+        _honour_retry_after(task, exc)
+    except ProviderUnavailable as exc:
+        if outage.host_unresolved(str(exc)) or task.request.retries >= task.max_retries:
+            return None
+        raise
+    return run.pk if run is not None else None
+
+
+@shared_task(bind=True, name="market.refresh_quotes", **QUOTES_OPTIONS)
+def refresh_quotes(self, force: bool = False) -> int | None:
+    return _run(self, lambda: services.refresh_quotes(force=force))
 
 
 @shared_task(bind=True, name="market.refresh_profiles", **DAILY_OPTIONS)
-def refresh_profiles(self, force: bool = False) -> int:
-    try:
-        return services.refresh_profiles(force=force).pk
-    except RateLimited as exc:
-        _honour_retry_after(self, exc)
+def refresh_profiles(self, force: bool = False) -> int | None:
+    return _run(self, lambda: services.refresh_profiles(force=force))
 
 
 @shared_task(bind=True, name="market.update_bars", **DAILY_OPTIONS)
-def update_bars(self, years: int = 5) -> int:
-    try:
-        return services.update_bars(years=years).pk
-    except RateLimited as exc:
-        _honour_retry_after(self, exc)
+def update_bars(self, years: int = 5) -> int | None:
+    return _run(self, lambda: services.update_bars(years=years))
 
 
 @shared_task(bind=True, name="market.backfill_bars", **DAILY_OPTIONS)
-def backfill_bars(self, symbols: list[str] | None = None, years: int = 5) -> int:
-    try:
-        return services.backfill_bars(symbols=symbols, years=years).pk
-    except RateLimited as exc:
-        _honour_retry_after(self, exc)
+def backfill_bars(self, symbols: list[str] | None = None, years: int = 5) -> int | None:
+    return _run(self, lambda: services.backfill_bars(symbols=symbols, years=years))
 
 
 @shared_task(bind=True, name="market.backfill_missing_bars", **DAILY_OPTIONS)
 def backfill_missing_bars(self, years: int = 5) -> int | None:
-    try:
-        run = services.backfill_missing_bars(years=years)
-    except RateLimited as exc:
-        _honour_retry_after(self, exc)
-    return run.pk if run is not None else None
+    return _run(self, lambda: services.backfill_missing_bars(years=years))
 
 
 @shared_task(name="market.prune_snapshots", acks_late=True, time_limit=600, soft_time_limit=540)

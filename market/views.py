@@ -16,7 +16,8 @@ from django_htmx.middleware import HtmxDetails
 
 from config.conditional import conditional_page
 from market import analytics, selectors
-from market.models import Miner
+from market.models import Miner, Quote
+from market.outage import outage_notice
 from market.presentation import DEFAULT_SORT, MINER_COLUMNS, parse_sort
 from market.rules import NEW_YORK
 from market.selectors import (
@@ -112,6 +113,13 @@ def _sort_headers(params: dict[str, str]) -> list[dict]:
     return headers
 
 
+def _segment_hx_url(segment: str) -> str:
+    """The htmx link of a segment tab or card: the segment alone, so that the view keeps every
+    other parameter from the browser's current URL (a sort chosen in place after this link was
+    rendered)."""
+    return reverse("market:dashboard") + "?" + urlencode({"segment": segment})
+
+
 def _segment_links(params: dict[str, str], counts: dict[str, int]) -> list[dict]:
     total = sum(counts.values())
     links = []
@@ -124,6 +132,7 @@ def _segment_links(params: dict[str, str], counts: dict[str, int]) -> list[dict]
                 "label": label,
                 "count": count,
                 "url": _dashboard_url(params, segment=value),
+                "hx_url": _segment_hx_url(value),
                 "current": params["segment"] == value,
             }
         )
@@ -142,6 +151,14 @@ def _range_links(params: dict[str, str], ranges, defaults) -> list[dict]:
     ]
 
 
+def _first_run(request: HttpRequest) -> bool:
+    """A signed-in user who has neither a watchlist nor a portfolio yet."""
+    user = request.user
+    if not user.is_authenticated:
+        return False
+    return not (user.watchlists.exists() or user.portfolios.exists())
+
+
 @require_GET
 @conditional_page
 @vary_on_headers("HX-Request", "HX-Target", "HX-Current-URL")
@@ -152,10 +169,10 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         # The page's other parts may have changed the URL since this link was rendered (a new
         # chart range, then a sort): keep their parameters from the browser's current URL.
         current = DashboardQuery(QueryDict(urlsplit(request.htmx.current_url).query)).values()
-        params = {
-            **current,
-            **{k: params[k] for k in OWN_PARAMETERS[request.htmx.target]},
-        }
+        # Of the part's own parameters, those the link names: a segment tab's htmx link names
+        # only the segment, so a sort chosen after the tab was rendered is kept.
+        named = [k for k in OWN_PARAMETERS[request.htmx.target] if k in request.GET]
+        params = {**current, **{k: params[k] for k in named}}
         push_url = _dashboard_url(params)
     data = selectors.dashboard(
         sort=params["sort"], segment=params["segment"], history_range=params["range"]
@@ -168,12 +185,18 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "params": params,
         "session": data.session,
         "refresh": data.refresh,
+        "first_run": _first_run(request) if not request.htmx else False,
+        "outage": outage_notice(data.refresh.last_run, data.refresh.data_as_of),
         "fragment_seconds": data.fragment_seconds,
         "sort_headers": _sort_headers(params),
         # Callables: evaluated by the template only when their fragment is not cached.
         "segment_links": lambda: _segment_links(params, data.segment_counts),
         "segment_cards": lambda: [
-            {"figures": seg, "url": _dashboard_url(params, segment=seg.segment)}
+            {
+                "figures": seg,
+                "url": _dashboard_url(params, segment=seg.segment),
+                "hx_url": _segment_hx_url(seg.segment),
+            }
             for seg in data.segments
         ],
         "range_links": [
@@ -225,7 +248,7 @@ def sector_history_json(request: HtmxHttpRequest) -> JsonResponse:
     live_total = None
     if not selectors.SECTOR_RANGE_KEYS[chosen].intraday:
         live_total = selectors.live_sector_total()
-    history = selectors.sector_history(chosen, tokens, live_total)
+    history = selectors.sector_history(chosen, tokens, live_total, load_closes=True)
     response = JsonResponse(_history_payload(history, unit="USD", series="Sector market cap"))
     response["Cache-Control"] = "max-age=30"
     return response
@@ -312,18 +335,49 @@ def miner_bars_json(request: HtmxHttpRequest, symbol: str) -> JsonResponse:
 
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=60, strip=True, label="Symbol or name")
+    # "best": open the best match (Enter in the navigation's search box), not the list.
+    go = forms.CharField(required=False, max_length=10)
+
+
+SUGGESTIONS = 6
 
 
 @require_GET
 def miner_search(request: HtmxHttpRequest) -> HttpResponse:
-    """Find an instrument by symbol or name; an exact symbol goes straight to its page."""
+    """Find an instrument by symbol or name; an exact symbol, or `go=best` with any match, goes
+    straight to the (best) match's page."""
     form = SearchForm(request.GET)
-    text = form.cleaned_data["q"] if form.is_valid() else ""
+    valid = form.is_valid()
+    text = form.cleaned_data["q"] if valid else ""
     results = selectors.search_instruments(text) if text else selectors.all_instruments()
-    if text and results and results[0].symbol == text.upper():
+    best = valid and form.cleaned_data["go"] == "best"
+    if text and results and (best or results[0].symbol == text.upper()):
         return redirect("market:miner", symbol=results[0].symbol)
     return render(
         request,
         "market/miner_search.html",
         {"form": SearchForm(initial={"q": text}), "query": text, "results": results},
+    )
+
+
+@require_GET
+def miner_suggest(request: HtmxHttpRequest) -> HttpResponse:
+    """Suggestions for the navigation's search box: the best matches with price and day change
+    (two queries)."""
+    form = SearchForm(request.GET)
+    text = form.cleaned_data["q"] if form.is_valid() else ""
+    found = selectors.search_instruments(text, limit=SUGGESTIONS) if text else []
+    quotes = Quote.objects.in_bulk([i.pk for i in found], field_name="instrument_id")
+    suggestions = [
+        {
+            "instrument": instrument,
+            "quote": quotes.get(instrument.pk),
+            "currency": getattr(quotes.get(instrument.pk), "currency", "") or instrument.currency,
+        }
+        for instrument in found
+    ]
+    return render(
+        request,
+        "market/includes/suggestions.html",
+        {"query": text, "suggestions": suggestions},
     )

@@ -52,9 +52,9 @@ def transaction_rows(
         "split_ratio",
     ]
     if with_portfolio:
-        fields.insert(0, "holding__portfolio__name")
+        fields.insert(0, "portfolio__name")
     rows = transactions.order_by(
-        *(["holding__portfolio__name", "holding__portfolio_id"] if with_portfolio else []),
+        *(["portfolio__name", "portfolio_id"] if with_portfolio else []),
         "trade_date",
         "id",
     ).values_list(*fields)

@@ -12,7 +12,12 @@ from django.utils import timezone
 from market.models import Instrument
 from market.rules import NOTE_MAX_LENGTH
 from portfolios.models import Portfolio, PriceAlert, Transaction, Watchlist, WatchlistItem
-from portfolios.services import CURRENCIES, clean_trade_values, find_or_add_instrument
+from portfolios.services import (
+    CURRENCIES,
+    clean_cash_values,
+    clean_trade_values,
+    find_or_add_instrument,
+)
 
 DECIMAL = {"max_digits": 20, "decimal_places": 8}
 
@@ -118,29 +123,52 @@ class DateInput(forms.DateInput):
         return context
 
 
+KIND_CHOICES = [
+    (Transaction.Kind.BUY, "Buy"),
+    (Transaction.Kind.SELL, "Sell"),
+    (Transaction.Kind.DIVIDEND, "Dividend"),
+    (Transaction.Kind.DEPOSIT, "Deposit (cash in)"),
+    (Transaction.Kind.WITHDRAWAL, "Withdrawal (cash out)"),
+    (Transaction.Kind.INTEREST, "Interest"),
+    (Transaction.Kind.FEE, "Fee (stand-alone)"),
+]
+
+
+def _number(**attrs) -> forms.NumberInput:
+    return forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal", **attrs})
+
+
 class TransactionForm(ResolvesSymbol, forms.Form):
-    symbol = SymbolField()
-    kind = forms.ChoiceField(
-        choices=[(Transaction.Kind.BUY, "Buy"), (Transaction.Kind.SELL, "Sell")],
-        initial=Transaction.Kind.BUY,
-        label="Type",
-    )
+    """A ledger entry: a buy, sell or dividend of a symbol (quantity, price, fee), or a cash
+    entry of the portfolio (amount). `kinds` limits the types offered (an edit keeps a dividend
+    a dividend, a cash entry a cash entry)."""
+
+    symbol = SymbolField(required=False, help_text="For a buy, sell or dividend.")
+    kind = forms.ChoiceField(choices=KIND_CHOICES, initial=Transaction.Kind.BUY, label="Type")
     trade_date = forms.DateField(label="Trade date", widget=DateInput())
     quantity = forms.DecimalField(
-        **DECIMAL,
-        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
+        **DECIMAL, required=False, widget=_number(), help_text="Shares (held, for a dividend)."
     )
     price = forms.DecimalField(
         **DECIMAL,
+        required=False,
         label="Price per share",
-        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
+        widget=_number(),
+        help_text="The dividend per share, for a dividend.",
     )
     fee = forms.DecimalField(
         **DECIMAL,
         required=False,
         initial=0,
         label="Fee",
-        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
+        widget=_number(),
+        help_text="Tax withheld, for a dividend.",
+    )
+    amount = forms.DecimalField(
+        **DECIMAL,
+        required=False,
+        widget=_number(),
+        help_text="For a deposit, withdrawal, interest or fee, in the portfolio's currency.",
     )
     note = forms.CharField(
         max_length=NOTE_MAX_LENGTH,
@@ -148,26 +176,41 @@ class TransactionForm(ResolvesSymbol, forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "Optional"}),
     )
 
-    def __init__(self, *args, with_symbol: bool = True, **kwargs):
+    def __init__(self, *args, with_symbol: bool = True, kinds=None, **kwargs):
         super().__init__(*args, **kwargs)
         if not with_symbol:
             del self.fields["symbol"]
+        if kinds is not None:
+            self.fields["kind"].choices = [c for c in KIND_CHOICES if c[0] in kinds]
         self.fields["trade_date"].initial = timezone.localdate
+
+    @property
+    def is_cash(self) -> bool:
+        return self.cleaned_data.get("kind") in Transaction.CASH_KINDS
 
     def clean(self):
         cleaned = super().clean()
-        if not self.errors:
-            # The ledger's own checks of each value, so that they come before the symbol lookup.
-            _, problems = clean_trade_values(**self.trade_values())
+        if self.errors:
+            return cleaned
+        if self.is_cash:
+            _, problems = clean_cash_values(**self.cash_values())
             for field, message in problems:
                 self.add_error(field, message)
+            return cleaned
+        # The ledger's own checks of each value, so that they come before the symbol lookup.
+        _, problems = clean_trade_values(**self.trade_values())
+        for field, message in problems:
+            self.add_error(field, message)
         if "symbol" in self.fields and not self.errors:
+            if not cleaned.get("symbol"):
+                self.add_error("symbol", "Enter the symbol.")
+                return cleaned
             nothing_held = None
-            if cleaned.get("kind") == Transaction.Kind.SELL:
+            if cleaned.get("kind") in (Transaction.Kind.SELL, Transaction.Kind.DIVIDEND):
                 nothing_held = (
                     "quantity",
                     f"You held no {cleaned['symbol']} on {cleaned['trade_date']}, so there is "
-                    "nothing to sell.",
+                    f"nothing to {'sell' if cleaned['kind'] == 'sell' else 'pay a dividend on'}.",
                 )
             self.resolve_symbol(cleaned, missing_error=nothing_held)
         return cleaned
@@ -180,6 +223,9 @@ class TransactionForm(ResolvesSymbol, forms.Form):
         if values["fee"] is None:
             values["fee"] = Decimal(0)
         return values
+
+    def cash_values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in ("kind", "trade_date", "amount", "note")}
 
 
 class AlertForm(ResolvesSymbol, forms.Form):

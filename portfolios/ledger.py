@@ -4,8 +4,10 @@ Pure functions over plain values, so the rules can be read (and tested) apart fr
 `portfolios.services` feeds them a holding's transactions and stores what they return.
 
 Order of one day: the split first (a split date is the ex-date, so trades recorded on it are
-already in post-split shares), then buys, then sells, then entry order. Intraday times are not
-recorded; putting buys before sells means a same-day round trip is never refused as oversold.
+already in post-split shares), then the market's dividend (paid on the shares held as the
+ex-date opens), then buys, then sells, then dividends the user recorded, then entry order.
+Intraday times are not recorded; putting buys before sells means a same-day round trip is never
+refused as oversold.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from decimal import Decimal
 ZERO = Decimal(0)
 # Stored to 8 places like every price and quantity (DecimalField(max_digits=20, decimal_places=8)).
 STORED = Decimal("0.00000001")
-_RANK = {"split": 0, "buy": 1, "sell": 2}
+_RANK = {"split": 0, "buy": 2, "sell": 3, "dividend": 4}
 # Enough digits that a long ledger of divisions loses nothing before the final rounding.
 _CONTEXT = decimal.Context(prec=50, rounding=decimal.ROUND_HALF_EVEN)
 
@@ -29,7 +31,7 @@ class Trade:
     """One buy or sell. `key` identifies it to the caller (a transaction id, a row index...)."""
 
     key: object
-    kind: str  # "buy" or "sell"
+    kind: str  # "buy", "sell" or "dividend" (quantity = shares, price = per share, fee = tax)
     trade_date: date
     quantity: Decimal
     price: Decimal
@@ -41,6 +43,21 @@ class Trade:
 class Split:
     split_date: date
     ratio: Decimal  # new shares per old share: 4 for 4-for-1, 0.1 for 1-for-10
+
+
+@dataclass(frozen=True)
+class DividendEvent:
+    """A dividend from the market's history: `amount` per share held as `ex_date` opens."""
+
+    ex_date: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class AppliedDividend:
+    ex_date: date
+    amount: Decimal
+    shares: Decimal
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,7 @@ class Position:
     cost_basis: Decimal = ZERO
     realized_pnl: Decimal = ZERO
     applied_splits: list[AppliedSplit] = field(default_factory=list)
+    applied_dividends: list[AppliedDividend] = field(default_factory=list)
     oversold: list[Oversold] = field(default_factory=list)
     trade_count: int = 0
 
@@ -84,19 +102,25 @@ class Position:
         return value.quantize(STORED, context=_CONTEXT)
 
 
-def walk(trades: Iterable[Trade], splits: Sequence[Split] = ()) -> Position:
+def walk(
+    trades: Iterable[Trade],
+    splits: Sequence[Split] = (),
+    dividends: Sequence[DividendEvent] = (),
+) -> Position:
     """Replay trades in date order with splits in between (average-cost method).
 
     A buy adds its quantity and price x quantity + fee to the cost basis. A sell realizes
     (price x quantity - fee) - average cost x quantity and takes average cost x quantity off the
     cost basis; a sell of more than is held is reported in `oversold` and skipped, so one bad
     sell does not hide the others. A split multiplies the quantity and leaves the cost basis
-    alone; it applies only while shares are held.
+    alone; it applies only while shares are held. A dividend (recorded, or a market event paid
+    on the shares then held) adds its cash, less tax withheld, to the realized P&L.
     """
     stream: list[tuple[tuple, object]] = [
         ((trade.trade_date, _RANK[trade.kind], trade.sequence), trade) for trade in trades
     ]
     stream.extend(((split.split_date, 0, 0), split) for split in splits)
+    stream.extend(((event.ex_date, 1, 0), event) for event in dividends)
     stream.sort(key=lambda item: item[0])
 
     position = Position()
@@ -110,7 +134,19 @@ def walk(trades: Iterable[Trade], splits: Sequence[Split] = ()) -> Position:
                 )
                 position.quantity = after
             continue
+        if isinstance(entry, DividendEvent):
+            if position.quantity > 0:
+                position.applied_dividends.append(
+                    AppliedDividend(entry.ex_date, entry.amount, position.quantity)
+                )
+                income = ctx.multiply(entry.amount, position.quantity)
+                position.realized_pnl = ctx.add(position.realized_pnl, income)
+            continue
         position.trade_count += 1
+        if entry.kind == "dividend":
+            income = ctx.subtract(ctx.multiply(entry.price, entry.quantity), entry.fee)
+            position.realized_pnl = ctx.add(position.realized_pnl, income)
+            continue
         if entry.kind == "buy":
             position.quantity = ctx.add(position.quantity, entry.quantity)
             cost = ctx.add(ctx.multiply(entry.price, entry.quantity), entry.fee)

@@ -76,6 +76,11 @@ class Holding(models.Model):
     average_cost = models.DecimalField(default=0, **PRICE)
     cost_basis = models.DecimalField(default=0, **PRICE)
     realized_pnl = models.DecimalField(default=0, **PRICE)
+    # The same two in the portfolio's currency (`base_currency`) at each trade date's FX close;
+    # None while the rate has no daily history.
+    base_currency = models.CharField(max_length=3, blank=True)
+    cost_basis_base = models.DecimalField(null=True, blank=True, **PRICE)
+    realized_pnl_base = models.DecimalField(null=True, blank=True, **PRICE)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -94,19 +99,36 @@ class Transaction(models.Model):
         BUY = "buy", "Buy"
         SELL = "sell", "Sell"
         SPLIT = "split", "Split"
+        DIVIDEND = "dividend", "Dividend"
+        FEE = "fee", "Fee"
+        INTEREST = "interest", "Interest"
+        DEPOSIT = "deposit", "Deposit"
+        WITHDRAWAL = "withdrawal", "Withdrawal"
 
-    holding = models.ForeignKey(Holding, on_delete=models.CASCADE, related_name="transactions")
+    # Entries of the portfolio's cash rather than of a holding: no instrument, an `amount` in
+    # the portfolio's base currency.
+    CASH_KINDS = ("fee", "interest", "deposit", "withdrawal")
+
+    # None for cash entries (CASH_KINDS).
+    holding = models.ForeignKey(
+        Holding, on_delete=models.CASCADE, related_name="transactions", null=True, blank=True
+    )
     # The holding's portfolio, repeated so that "latest transactions of a portfolio" is one
     # index range scan rather than a sort of the whole ledger. Set by portfolios.services.
     portfolio = models.ForeignKey(
         Portfolio, on_delete=models.CASCADE, related_name="transactions", editable=False
     )
-    kind = models.CharField(max_length=5, choices=Kind.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
     trade_date = models.DateField()
+    # A dividend: shares held (quantity), amount per share (price), tax withheld (fee).
     quantity = models.DecimalField(default=0, **PRICE)
     price = models.DecimalField(default=0, **PRICE)
     fee = models.DecimalField(default=0, **PRICE)
+    amount = models.DecimalField(default=0, **PRICE)
     split_ratio = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    # Made by the ledger from the market's history (splits, dividends) rather than typed in; an
+    # automatic dividend the user edits becomes theirs (False) and is left alone afterwards.
+    automatic = models.BooleanField(default=False)
     note = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -118,8 +140,26 @@ class Transaction(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind="split") | (Q(quantity__gt=0) & Q(price__gte=0) & Q(fee__gte=0)),
+                condition=Q(kind="split")
+                | (Q(kind__in=["fee", "interest", "deposit", "withdrawal"]) & Q(amount__gt=0))
+                | (
+                    Q(kind__in=["buy", "sell", "dividend"])
+                    & Q(quantity__gt=0)
+                    & Q(price__gte=0)
+                    & Q(fee__gte=0)
+                ),
                 name="trade_amounts_positive",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["fee", "interest", "deposit", "withdrawal"])
+                    & Q(holding__isnull=True)
+                )
+                | (
+                    ~Q(kind__in=["fee", "interest", "deposit", "withdrawal"])
+                    & Q(holding__isnull=False)
+                ),
+                name="cash_entries_have_no_holding",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="split") | Q(split_ratio__gt=0), name="split_has_ratio"
@@ -130,9 +170,17 @@ class Transaction(models.Model):
                 condition=Q(kind="split"),
                 name="split_once_per_holding_day",
             ),
+            # Likewise a dividend: the automatic one, or the one the user recorded instead.
+            models.UniqueConstraint(
+                fields=["holding", "trade_date"],
+                condition=Q(kind="dividend"),
+                name="dividend_once_per_holding_day",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.is_cash:
+            return f"{self.get_kind_display()} {self.amount} on {self.trade_date}"
         return f"{self.get_kind_display()} {self.quantity} on {self.trade_date}"
 
     @property
@@ -140,13 +188,58 @@ class Transaction(models.Model):
         return self.kind == self.Kind.SPLIT
 
     @property
+    def is_cash(self) -> bool:
+        return self.kind in self.CASH_KINDS
+
+    @property
+    def is_dividend(self) -> bool:
+        return self.kind == self.Kind.DIVIDEND
+
+    @property
     def net_amount(self):
-        """Cash out for a buy (fees added), cash in for a sell (fees taken off)."""
+        """Cash out for a buy (fees added), cash in for a sell or a dividend (fees or tax taken
+        off), the amount of a cash entry."""
         if self.kind == self.Kind.BUY:
             return self.price * self.quantity + self.fee
-        if self.kind == self.Kind.SELL:
+        if self.kind in (self.Kind.SELL, self.Kind.DIVIDEND):
             return self.price * self.quantity - self.fee
+        if self.is_cash:
+            return self.amount
         return 0
+
+
+class PortfolioDay(models.Model):
+    """One day of a portfolio's value history, in its base currency at that day's FX close.
+
+    Derived from the ledger and the daily bars by portfolios.performance.history, and rebuilt
+    from the first day a ledger write touches; never edited by hand. `positions` keeps, per
+    instrument id, [quantity on today's share basis, net cash put in (base), the same in the
+    instrument's currency, close, FX rate], so a range's contribution reads two rows."""
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="days")
+    date = models.DateField()
+    market_value = models.DecimalField(max_digits=28, decimal_places=8)
+    cash = models.DecimalField(max_digits=28, decimal_places=8)
+    net_invested = models.DecimalField(max_digits=28, decimal_places=8)
+    # Money in (+) or out (-) of the portfolio that day: deposits, withdrawals, and buys or
+    # fees paid beyond the cash held (money brought in to pay them).
+    flow = models.DecimalField(max_digits=28, decimal_places=8)
+    # Interest less stand-alone fees, cumulative (income not tied to a holding).
+    cash_income = models.DecimalField(max_digits=28, decimal_places=8)
+    positions = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["portfolio", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "date"], name="portfolio_day_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio_id} {self.date}"
+
+    @property
+    def value(self):
+        return self.market_value + self.cash
 
 
 class PriceAlert(models.Model):
@@ -165,6 +258,9 @@ class PriceAlert(models.Model):
     active = models.BooleanField(default=True)
     last_triggered_at = models.DateTimeField(null=True, blank=True)
     last_triggered_session = models.DateField(null=True, blank=True)
+    # The last price a price alert saw: it fires when the price crosses its threshold from here
+    # (portfolios.alert_rules), not while the price stays past it.
+    last_price = models.DecimalField(null=True, blank=True, **PRICE)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

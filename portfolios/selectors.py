@@ -92,6 +92,8 @@ class PositionRow:
     unrealized_pnl: Decimal | None
     unrealized_pnl_percent: Decimal | None
     realized_pnl: Decimal | None
+    # The part of the unrealized P&L due to the rate's move since the trades (0 at home).
+    currency_pnl: Decimal | None
     segment: str
     segment_label: str
     country: str
@@ -134,6 +136,16 @@ class Positions:
     unpriced: list[str] = field(default_factory=list)  # no quote yet: left out of the totals
     missing_fx: list[str] = field(default_factory=list)  # currencies without a rate yet
     as_of: datetime | None = None  # the oldest quote among the open positions
+
+    @property
+    def totals_known(self) -> bool:
+        """False while a rate is missing: totals would leave out positions that have prices."""
+        return not self.missing_fx
+
+    @property
+    def missing_rates(self) -> list[str]:
+        """The missing rates by name, e.g. "USD → EUR (USDEUR=X)"."""
+        return [f"{c} → {self.base_currency} ({c}{self.base_currency}=X)" for c in self.missing_fx]
 
     @property
     def all_rows(self) -> list[PositionRow]:
@@ -187,7 +199,10 @@ def _build_positions(
         quantity = holding.quantity
         cost_basis = holding.cost_basis * rate if rate is not None else None
         realized = holding.realized_pnl * rate if rate is not None else None
-        market_value = day_change = unrealized = None
+        if holding.base_currency == base_currency and holding.cost_basis_base is not None:
+            # Foreign positions at the FX close of each trade's date, not today's rate.
+            cost_basis, realized = holding.cost_basis_base, holding.realized_pnl_base
+        market_value = day_change = unrealized = currency_pnl = None
         day_change_percent = unrealized_percent = None
         if price is not None and rate is not None:
             market_value = quantity * price * rate
@@ -196,6 +211,7 @@ def _build_positions(
                 day_change_percent = quote.change_percent
             unrealized = market_value - cost_basis
             unrealized_percent = _pct(unrealized, cost_basis)
+            currency_pnl = holding.cost_basis * rate - cost_basis
         rows.append(
             PositionRow(
                 holding=holding,
@@ -213,6 +229,7 @@ def _build_positions(
                 unrealized_pnl=unrealized,
                 unrealized_pnl_percent=unrealized_percent,
                 realized_pnl=realized,
+                currency_pnl=currency_pnl,
                 segment=segment,
                 segment_label=segment_label,
                 country=country or "-",
@@ -229,7 +246,8 @@ def _build_positions(
     previous_value = ZERO
     for row in open_rows:
         if row.market_value is None:
-            unpriced.append(row.symbol)
+            if row.price is None:  # without a rate it has a price, just no converted value
+                unpriced.append(row.symbol)
             continue
         totals.market_value += row.market_value
         totals.cost_basis += row.cost_basis

@@ -20,3 +20,17 @@ def apply_splits(
     """Bring the ledgers holding these instruments (those of new split events, or those whose
     split history was edited) in line with their split history."""
     return services.apply_splits(split_event_ids or (), instrument_ids=instrument_ids or ())
+
+
+@shared_task(bind=True, acks_late=True, time_limit=120, soft_time_limit=100, ignore_result=True)
+def fetch_fx_rates(self, symbols: list[str]) -> str:
+    """Quote new FX-rate instruments now, not at the next beat tick, so that a portfolio in
+    another currency shows its values within seconds of being created. When another quotes
+    refresh holds the lock, try again shortly (that refresh may not have included them)."""
+    from market.models import RefreshRun
+    from market.services import refresh_quotes
+
+    run = refresh_quotes(force=True, symbols=symbols)
+    if run.status == RefreshRun.Status.SKIPPED and "another" in run.error_text:
+        raise self.retry(countdown=5, max_retries=6)
+    return run.status

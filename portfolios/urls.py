@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portfolios.views import alerts, notifications, portfolios, watchlists
+from portfolios.views import alerts, notifications, performance, portfolios, watchlists
 
 app_name = "portfolios"
 
@@ -36,6 +36,18 @@ urlpatterns = [
     path("portfolios/new/", portfolios.create, name="portfolio_create"),
     path("portfolios/exposure/", portfolios.exposure_all, name="exposure"),
     path("portfolios/<int:pk>/", portfolios.detail, name="portfolio"),
+    path("portfolios/performance/", performance.performance_all, name="performance_all"),
+    path(
+        "portfolios/performance/<str:table>.csv",
+        performance.performance_all_csv,
+        name="performance_all_csv",
+    ),
+    path("portfolios/<int:pk>/performance/", performance.performance, name="performance"),
+    path(
+        "portfolios/<int:pk>/performance/<str:table>.csv",
+        performance.performance_csv,
+        name="performance_csv",
+    ),
     path("portfolios/<int:pk>/positions/", portfolios.positions, name="portfolio_positions"),
     path("portfolios/<int:pk>/exposure/", portfolios.exposure_one, name="portfolio_exposure"),
     path("portfolios/<int:pk>/edit/", portfolios.edit, name="portfolio_edit"),

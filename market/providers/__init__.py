@@ -50,5 +50,5 @@ def get_provider(name: str | None = None) -> MarketDataProvider:
     if name == "simulated":
         from .simulated import SimulatedProvider
 
-        return SimulatedProvider(always_open=settings.SIMULATED_ALWAYS_OPEN)
+        return SimulatedProvider(always_open=settings.SIMULATED_ALWAYS_OPEN, universe_only=True)
     raise ValueError(f"unknown MARKET_DATA_PROVIDER {name!r} (expected 'yahoo' or 'simulated')")

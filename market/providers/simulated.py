@@ -10,9 +10,9 @@ sensible range however far the clock runs.
 Quotes follow Yahoo's conventions: `price` is the regular-session price (frozen at the last close
 outside regular hours), `previous_close` is the close of the session before the one `price`
 belongs to, and the extended-hours walk shows in `pre_market_price` / `post_market_price`.
-Sessions use New York time (pre 04:00-09:30, regular 09:30-16:00, post 16:00-20:00, Monday to
-Friday; no holidays); crypto symbols (ending in "-USD") trade all the time, their day running
-from 00:00 UTC like Yahoo's.
+Sessions use New York time (pre 04:00-09:30, regular 09:30-16:00, post 16:00-20:00, on the
+exchange's trading days, holidays excluded); crypto symbols (ending in "-USD") trade all the
+time, their day running from 00:00 UTC like Yahoo's.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 
 from market.rules import NEW_YORK
 
+from . import simulated_market
 from .base import (
     CLOSED,
     POST,
@@ -58,9 +59,6 @@ SYMBOL_RE = re.compile(r"^([A-Z0-9.\-]{1,10}|[A-Z]{6}=X)$")
 LEVELS = 20
 PERIOD = 1 << LEVELS
 MINUTES_PER_DAY = 1440
-
-# Known crypto prices, so that a demo of BTC-USD does not look absurd.
-DEFAULT_BASE_PRICES = {"BTC-USD": 90_000.0, "ETH-USD": 3_000.0}
 
 _MASK64 = (1 << 64) - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -111,13 +109,6 @@ def trades_round_the_clock(symbol: str) -> bool:
     return is_crypto(symbol) or is_fx(symbol)
 
 
-# Rough units of USD per currency, to start simulated FX walks somewhere plausible.
-FX_START_USD = {
-    "USD": 1.0, "CAD": 0.72, "AUD": 0.65, "EUR": 1.08, "GBP": 1.27, "SGD": 0.74,
-    "CHF": 1.12, "JPY": 0.0067, "HKD": 0.128, "NOK": 0.093, "SEK": 0.095,
-}  # fmt: skip
-
-
 def _kind(symbol: str) -> str:
     return "fx" if is_fx(symbol) else "crypto" if is_crypto(symbol) else "equity"
 
@@ -126,10 +117,9 @@ def _kind(symbol: str) -> str:
 def _symbol_params(symbol: str) -> tuple[int, float, float, int, int, float]:
     """(seed, base price, volatility per minute, shares/supply, average daily volume, EV factor)."""
     seed = _seed(symbol)
-    if symbol in DEFAULT_BASE_PRICES:
-        base = DEFAULT_BASE_PRICES[symbol]
-    elif is_fx(symbol):
-        base = FX_START_USD.get(symbol[:3], 1.0) / FX_START_USD.get(symbol[3:6], 1.0)
+    if is_fx(symbol):
+        start = simulated_market.FX_START_USD
+        base = start.get(symbol[:3], 1.0) / start.get(symbol[3:6], 1.0)
     elif is_crypto(symbol):
         base = float(np.exp(np.log(0.5) + _scalar_unit(seed, 1) * np.log(200_000 / 0.5)))
     else:
@@ -138,15 +128,15 @@ def _symbol_params(symbol: str) -> tuple[int, float, float, int, int, float]:
     if is_fx(symbol):
         daily_vol = 0.005
     minute_vol = daily_vol / np.sqrt(MINUTES_PER_DAY)
-    if symbol == "BTC-USD":
-        shares = 19_900_000
-    elif is_crypto(symbol):
+    # A sourced reference point: the walk passes through it (and its share count, if sourced).
+    base, shares = simulated_market.reference_start(walk, symbol, seed, minute_vol, base)
+    if not shares and is_crypto(symbol):
         shares = int(10 ** (6 + 4 * _scalar_unit(seed, 3)))
-    else:
+    elif not shares:
         shares = int(10 ** (7.5 + 2 * _scalar_unit(seed, 3))) // 1000 * 1000  # 30M..3B
     average_volume = int(shares * (0.005 + 0.03 * _scalar_unit(seed, 4)))
     ev_factor = 0.9 + 0.4 * _scalar_unit(seed, 5)
-    return seed, base, float(minute_vol), shares, average_volume, ev_factor
+    return seed, base, float(minute_vol), int(shares), average_volume, ev_factor
 
 
 def walk(seeds: np.ndarray, minutes: np.ndarray, minute_vol: np.ndarray) -> np.ndarray:
@@ -187,13 +177,13 @@ def _ny_minute(day: date, at: time) -> int:
 
 def _previous_business_day(day: date) -> date:
     day -= timedelta(days=1)
-    while day.weekday() >= 5:
+    while not simulated_market.is_trading_day(day):
         day -= timedelta(days=1)
     return day
 
 
 def _last_business_day(day: date) -> date:
-    while day.weekday() >= 5:
+    while not simulated_market.is_trading_day(day):
         day -= timedelta(days=1)
     return day
 
@@ -243,7 +233,9 @@ class SimulatedProvider:
         names: Mapping[str, str] | None = None,
         splits: Mapping[str, Sequence[tuple[date, Decimal]]] | None = None,
         always_open: bool = False,
+        universe_only: bool = False,
     ):
+        self.universe_only = universe_only
         # always_open: a demo market where equities trade round the clock like crypto, so that
         # prices move every minute whatever the hour (MARKET_DATA_PROVIDER=simulated make run).
         self.always_open = always_open
@@ -322,7 +314,7 @@ class SimulatedProvider:
     def search(self, text: str) -> list[SearchHit]:
         query = text.strip().upper()
         hits: list[SearchHit] = []
-        if SYMBOL_RE.match(query) and not query.startswith("ZZ"):
+        if SYMBOL_RE.match(query) and self.is_known(query):
             hits.append(self._hit(query))
         needle = text.strip().casefold()
         if needle:
@@ -341,8 +333,9 @@ class SimulatedProvider:
             raise ValueError("the simulated provider's clock must return an aware datetime")
         return now.replace(second=0, microsecond=0)
 
-    @staticmethod
-    def is_known(symbol: str) -> bool:
+    def is_known(self, symbol: str) -> bool:
+        if self.universe_only:  # the universe and a documented list only (simulated_market)
+            return simulated_market.is_priced(symbol)
         return bool(SYMBOL_RE.match(symbol)) and not symbol.startswith("ZZ")
 
     def _split_known(self, symbols: Sequence[str], batch: Batch) -> list[str]:
@@ -368,7 +361,7 @@ class SimulatedProvider:
         local = now.astimezone(NEW_YORK)
         today, clock = local.date(), local.time()
         now_minute = _epoch_minute(now)
-        weekday = today.weekday() < 5
+        weekday = simulated_market.is_trading_day(today)
         if weekday and PRE_OPEN <= clock < REGULAR_OPEN:
             state, session_day, extended = PRE, _previous_business_day(today), now_minute
         elif weekday and REGULAR_OPEN <= clock < REGULAR_CLOSE:
@@ -405,7 +398,7 @@ class SimulatedProvider:
         days = []
         day = start
         while day <= end:
-            if crypto or day.weekday() < 5:
+            if crypto or simulated_market.is_trading_day(day):
                 days.append(day)
             day += timedelta(days=1)
         return days
@@ -422,7 +415,9 @@ class SimulatedProvider:
         seeds = np.array([p[0] for p in params], dtype=np.uint64)[:, None]
         bases = np.array([p[1] for p in params])[:, None]
         vols = np.array([p[2] for p in params])[:, None]
-        values = bases * np.exp(walk(seeds, schedule.minutes[None, :], vols))
+        values = bases * np.exp(
+            simulated_market.mixed_walk(walk, symbols, seeds, schedule.minutes[None, :], vols)
+        )
         ranged = values[:, [0, *range(3, values.shape[1])]]
         provider_time = datetime.fromtimestamp(schedule.price_minute * 60, tz=UTC)
         day_factor = 0.6 + 0.8 * _unit(
@@ -477,7 +472,9 @@ class SimulatedProvider:
             samples = list(range(opening, closing, RANGE_SAMPLE_MINUTES))[:samples_per_day]
             samples += [closing] * (samples_per_day - len(samples))
             minutes[row] = [opening, closing, *samples]
-        values = base * np.exp(walk(np.uint64(seed), minutes, vol))
+        values = base * np.exp(
+            simulated_market.mixed_walk(walk, [symbol], np.uint64(seed), minutes, vol)
+        )
         day_factor = 0.6 + 0.8 * _unit(_splitmix(np.uint64(seed) ^ minutes[:, 0].astype(np.uint64)))
         bars = []
         for row, day in enumerate(days):

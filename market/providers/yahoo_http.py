@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from curl_cffi import requests as curl_requests
+from django.conf import settings
 
 from .base import ProviderError
 
@@ -70,7 +71,9 @@ def process_session() -> YahooSession:
     global _process_session
     with _process_session_lock:
         if _process_session is None:
-            _process_session = YahooSession(impersonate="chrome")
+            # MARKET_DATA_PROXY: an HTTP(S) proxy for every Yahoo request, when set.
+            proxy = getattr(settings, "MARKET_DATA_PROXY", "") or None
+            _process_session = YahooSession(impersonate="chrome", proxy=proxy)
         return _process_session
 
 

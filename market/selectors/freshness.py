@@ -87,6 +87,7 @@ def latest_quotes_run() -> RefreshRun | None:
         .only(
             "id",
             "kind",
+            "provider",
             "status",
             "started_at",
             "finished_at",

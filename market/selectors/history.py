@@ -27,7 +27,7 @@ from market.models import (
     Quote,
 )
 from market.rules import NEW_YORK
-from market.selectors.cache import CACHE_PREFIX, cached_on_token
+from market.selectors.cache import CACHE_PREFIX, cache_key, cached_on_token
 from market.selectors.freshness import Tokens, market_today
 from market.selectors.stats import STATS_CACHE_SECONDS, YEAR_LOOKBACK_DAYS
 
@@ -147,6 +147,14 @@ def _daily_history(tokens: Tokens) -> list[tuple[dt.date, Decimal, int]]:
     )
 
 
+def _cached_daily_history(tokens: Tokens) -> list[tuple[dt.date, Decimal, int]]:
+    """The daily history when the cache has it, else nothing (no query)."""
+    if not tokens.bars:
+        return []
+    key = cache_key("daily-history", tokens.bars, tokens.market_date.isoformat())
+    return cache.get(key) or []
+
+
 def _intraday_history(tokens: Tokens, days: int) -> list[tuple[dt.datetime, Decimal]]:
     """Sum of the miners' snapshot market caps per refresh (taken_at), over the last `days`.
 
@@ -198,14 +206,22 @@ def _intraday_start(end: dt.datetime, days: int) -> dt.datetime:
 
 
 def sector_history(
-    history_range: str, tokens: Tokens, live_total: Decimal | None = None
+    history_range: str,
+    tokens: Tokens,
+    live_total: Decimal | None = None,
+    *,
+    load_closes: bool = False,
 ) -> History:
     """The sector's total market cap over a range: per refresh for 1D/1W (snapshots), per day
-    from daily bars x today's shares otherwise, ending with today's live total."""
+    from daily bars x today's shares otherwise, ending with today's live total.
+
+    1D and 1W start from the daily closes before the first refresh; `load_closes` computes
+    them when the cache does not have them (one more query), else they are used when cached."""
     chosen = SECTOR_RANGE_KEYS.get(history_range) or SECTOR_RANGE_KEYS[DEFAULT_SECTOR_RANGE]
     if chosen.intraday:
         points = [HistoryPoint(at, total) for at, total in _intraday_history(tokens, chosen.days)]
-        return History(chosen, points)
+        daily = _daily_history(tokens) if load_closes else _cached_daily_history(tokens)
+        return History(chosen, _with_daily_closes(points, daily, chosen.days))
     today = tokens.market_date
     start = range_start(chosen, today)
     series = _daily_history(tokens)
@@ -215,9 +231,40 @@ def sector_history(
         year_start = dt.date(today.year, 1, 1)
         before = [p for p in points if p.at < year_start]
         points = before[-1:] + [p for p in points if p.at >= year_start]
-    if live_total is not None and live_total > 0 and (not points or points[-1].at < today):
-        points.append(HistoryPoint(today, live_total))
+    if live_total is not None and live_total > 0:
+        _end_at(points, today, live_total)
     return History(chosen, points)
+
+
+def _end_at(points: list[HistoryPoint], day: dt.date, value: Decimal) -> None:
+    """End a daily series at the live value: today's point is the live one, whether or not
+    today's bar is in already (a bar written during the day lags the latest quote)."""
+    if points and points[-1].at == day:
+        points[-1] = HistoryPoint(day, value)
+    elif not points or points[-1].at < day:
+        points.append(HistoryPoint(day, value))
+
+
+def _close_time(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(16, 0), tzinfo=NEW_YORK)
+
+
+def _with_daily_closes(
+    points: list[HistoryPoint], daily: list[tuple[dt.date, Decimal, int]], days: int
+) -> list[HistoryPoint]:
+    """An intraday series that starts from the daily closes before its first refresh: right
+    after a start, 1D runs from the last close and 1W from the week's closes to the refreshes
+    there are, instead of a flat line over a few minutes."""
+    first = points[0].at if points else timezone.now()
+    start = first - dt.timedelta(days=days)
+    earlier = [
+        HistoryPoint(_close_time(day), total)
+        for day, total, _ in daily
+        if start <= _close_time(day) < first
+    ]
+    if days == 1:
+        earlier = earlier[-1:]  # the last close: where today's line starts from
+    return earlier + points
 
 
 def price_history(
@@ -256,8 +303,7 @@ def price_history(
         points = before[-1:] + [p for p in points if p.at >= year_start]
     if quote is not None:
         quote_day = (quote.provider_time or quote.fetched_at).astimezone(NEW_YORK).date()
-        if not points or quote_day > points[-1].at:
-            points.append(HistoryPoint(quote_day, quote.price))
+        _end_at(points, quote_day, quote.price)
     return History(chosen, points)
 
 

@@ -35,6 +35,7 @@ from market.services.runs import (
     describe_error,
     errors_summary,
     finish_run,
+    note_provider_failure,
     note_rate_limit,
     run_outcome,
 )
@@ -296,6 +297,7 @@ def _run_bars(
             error_text=describe_error(exc),
             details=_bars_details(tally),
         )
+        note_provider_failure(provider.name, run, exc)
         raise
     tally.deactivated = note_symbol_answers(tally.answered, tally.unknown, now=now)
     stored = len(tally.instruments)

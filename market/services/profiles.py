@@ -24,6 +24,7 @@ from market.services.runs import (
     describe_error,
     errors_summary,
     finish_run,
+    note_provider_failure,
     note_rate_limit,
     run_outcome,
 )
@@ -119,6 +120,7 @@ def refresh_profiles(
             errors=errors,
             error_text=describe_error(exc),
         )
+        note_provider_failure(provider.name, run, exc)
         raise
     return finish_run(
         run,

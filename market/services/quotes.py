@@ -32,6 +32,8 @@ from market.services.runs import (
     describe_error,
     errors_summary,
     finish_run,
+    note_provider_failure,
+    note_provider_success,
     note_rate_limit,
     run_outcome,
 )
@@ -233,6 +235,7 @@ def refresh_quotes(
             requested=len(due),
             error_text=describe_error(exc),
         )
+        note_provider_failure(provider.name, run, exc)
         raise
 
     due_symbols = {h.symbol for h in due}
@@ -293,6 +296,7 @@ def refresh_quotes(
         if quotes:
             run_id = run.pk
             transaction.on_commit(lambda: _send_quotes_refreshed(run_id))
+            note_provider_success(provider.name)
     return run
 
 

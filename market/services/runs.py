@@ -13,11 +13,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from market import outage
 from market.models import (
     RefreshRun,
 )
 from market.providers import (
+    ProviderError,
     RateLimited,
+    UnknownSymbol,
 )
 
 Progress = Callable[[int, int], None]
@@ -85,7 +88,7 @@ def claim_run(kind: str, provider_name: str, now: datetime) -> tuple[RefreshRun,
 
     cooldown = provider_cooldown(provider_name)
     if cooldown is not None:
-        return skipped(f"{provider_name} asked us to wait until {cooldown:%H:%M:%S} UTC")
+        return skipped(f"{provider_name} is not called again before {cooldown:%H:%M:%S} UTC")
     try:
         with transaction.atomic():
             run = RefreshRun.objects.create(
@@ -152,3 +155,16 @@ def errors_summary(errors: dict[str, str]) -> str:
     shown = ", ".join(sorted(errors)[:10])
     more = f" and {len(errors) - 10} more" if len(errors) > 10 else ""
     return f"{len(errors)} symbol(s) failed: {shown}{more}"
+
+
+def note_provider_failure(provider_name: str, run: RefreshRun, exc: BaseException) -> None:
+    """A run failed because of the provider: count it in the outage, back off from a host that
+    cannot be resolved, and log it in one line (market.outage)."""
+    if isinstance(exc, ProviderError) and not isinstance(exc, UnknownSymbol):
+        outage.record_failure(
+            provider_name, run.get_kind_display().lower(), run.error_text, now=timezone.now()
+        )
+
+
+def note_provider_success(provider_name: str) -> None:
+    outage.record_success(provider_name)

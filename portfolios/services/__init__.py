@@ -4,7 +4,13 @@ Import from here (`from portfolios.services import record_transaction`); the mod
 by subject only to keep each one readable.
 """
 
-from portfolios.services.alerts import check_alert, evaluate_alerts
+from portfolios.services.alerts import check_alert, current_price, evaluate_alerts
+from portfolios.services.cash import (
+    clean_cash_values,
+    delete_cash_entry,
+    record_cash_entry,
+    update_cash_entry,
+)
 from portfolios.services.collections import (
     CURRENCIES,
     DOWN,
@@ -21,6 +27,7 @@ from portfolios.services.collections import (
     set_watchlist_item_note,
     update_portfolio,
 )
+from portfolios.services.dividends import apply_dividends
 from portfolios.services.instruments import (
     ensure_fx_instruments,
     find_or_add_instrument,
@@ -50,6 +57,11 @@ __all__ = [
     "RowError",
     "TradeInput",
     "add_watchlist_item",
+    "apply_dividends",
+    "clean_cash_values",
+    "delete_cash_entry",
+    "record_cash_entry",
+    "update_cash_entry",
     "apply_splits",
     "check_alert",
     "clean_trade_values",
@@ -59,6 +71,7 @@ __all__ = [
     "delete_transaction",
     "delete_watchlist",
     "ensure_fx_instruments",
+    "current_price",
     "evaluate_alerts",
     "find_or_add_instrument",
     "fx_symbol",

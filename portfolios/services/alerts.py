@@ -2,10 +2,13 @@
 
 One evaluation costs a constant number of queries however many alerts there are: one read of
 every active alert that may fire (with its instrument, quote and owner), one update per distinct
-session day among those that fire (one or two: New York's date, and UTC's for crypto) and one
-bulk insert of notifications. An alert fires at most once per session day of its instrument: the
-day its price belongs to, so a weekend refresh of Friday's close does not fire Friday's alert
-again, and a pre-market move belongs to the day it trades before.
+session day among those that fire (one or two: New York's date, and UTC's for crypto), one
+update of the prices the price alerts saw and one bulk insert of notifications.
+
+A price alert (above, below) fires when the price crosses its threshold, and re-arms when the
+price goes back (portfolios.alert_rules). A move alert fires at most once per session day of its
+instrument: the day its price belongs to, so a weekend refresh of Friday's close does not fire
+Friday's alert again, and a pre-market move belongs to the day it trades before.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction as db
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,11 +30,13 @@ from config import versions
 from market import formatting
 from market.models import Instrument, MarketState, Quote
 from market.rules import NEW_YORK
+from portfolios.alert_rules import Crossing, crossing
 from portfolios.models import Notification, PriceAlert
 
 log = logging.getLogger(__name__)
 
 Condition = PriceAlert.Condition
+PRICE_CONDITIONS = (Condition.ABOVE, Condition.BELOW)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,12 @@ def last_price(quote: Quote) -> tuple[Decimal, str]:
     if quote.market_state == MarketState.POST and quote.post_market_price is not None:
         return quote.post_market_price, "after hours"
     return quote.price, ""
+
+
+def current_price(instrument: Instrument) -> Decimal | None:
+    """The price a price alert on the instrument starts from: its latest traded price."""
+    quote = Quote.objects.filter(instrument=instrument).first()
+    return last_price(quote)[0] if quote is not None else None
 
 
 def check_alert(alert: PriceAlert, quote: Quote) -> Firing | None:
@@ -126,18 +139,41 @@ def evaluate_alerts(
     with db.atomic():
         candidates = list(
             alerts.filter(active=True, instrument__quote__isnull=False)
-            .exclude(last_triggered_session__gte=latest_session)
+            .filter(
+                Q(condition__in=PRICE_CONDITIONS)
+                | Q(last_triggered_session__isnull=True)
+                | Q(last_triggered_session__lt=latest_session)
+            )
             .select_related("instrument__quote", "owner")
             .order_by("pk")
         )
         firings = []
+        moved = []
         for alert in candidates:
-            firing = check_alert(alert, alert.instrument.quote)
+            quote = alert.instrument.quote
+            if alert.condition in PRICE_CONDITIONS:
+                price, _ = last_price(quote)
+                decision = crossing(
+                    alert.last_price,
+                    price,
+                    alert.threshold,
+                    above=alert.condition == Condition.ABOVE,
+                )
+                if alert.last_price != price:
+                    alert.last_price = price
+                    moved.append(alert)
+                firing = check_alert(alert, quote) if decision is Crossing.FIRE else None
+                if firing is not None:
+                    firings.append(firing)
+                continue
+            firing = check_alert(alert, quote)
             if firing is None:
                 continue
             if alert.last_triggered_session and alert.last_triggered_session >= firing.session:
                 continue
             firings.append(firing)
+        if moved:
+            PriceAlert.objects.bulk_update(moved, ["last_price"])
         if not firings:
             return []
         by_session: dict[date, list[int]] = defaultdict(list)
@@ -174,21 +210,42 @@ def _email_owners(firings: list[Firing]) -> None:
         owner = owner_firings[0].alert.owner
         if not owner.email:
             continue
+        simulated = any(_is_simulated(f) for f in owner_firings)
+        label = "[simulated] " if simulated else ""
         if len(owner_firings) == 1:
-            subject = f"Minerwatch alert: {owner_firings[0].alert.instrument.symbol}"
+            subject = f"{label}Minerwatch alert: {owner_firings[0].alert.instrument.symbol}"
         else:
-            subject = f"Minerwatch: {len(owner_firings)} alerts"
-        lines = [f"- {f.text}" for f in owner_firings]
+            subject = f"{label}Minerwatch: {len(owner_firings)} alerts"
+        lines = []
+        for f in owner_firings:
+            symbol = f.alert.instrument.symbol
+            link = settings.SITE_URL.rstrip("/") + reverse("market:miner", args=[symbol])
+            tag = " (simulated price, not market data)" if _is_simulated(f) else ""
+            lines += [f"- {f.text}{tag}", f"  {link}"]
         body = "\n".join(
             [
                 "Your Minerwatch alerts fired:",
                 "",
                 *lines,
                 "",
-                "Each alert fires at most once per trading day. Manage them on the Alerts page.",
+                *(
+                    [
+                        "These prices come from the simulated provider: a demo, not market data.",
+                        "",
+                    ]
+                    if simulated
+                    else []
+                ),
+                "A price alert fires when the price crosses its threshold and again after the "
+                "price has gone back; a move alert at most once per trading day. Manage them on "
+                f"the Alerts page: {settings.SITE_URL.rstrip('/')}{reverse('portfolios:alerts')}",
             ]
         )
         try:
             send_mail(subject, body, None, [owner.email])
         except Exception:  # SMTP errors of every kind: the notification already exists
             log.exception("could not email alerts to user %s", owner.pk)
+
+
+def _is_simulated(firing: Firing) -> bool:
+    return getattr(firing.alert.instrument.quote, "source", "") == "simulated"

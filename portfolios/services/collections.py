@@ -9,7 +9,7 @@ from django.db.models import Max
 
 from market.models import Instrument
 from portfolios.models import Portfolio, Watchlist, WatchlistItem
-from portfolios.services.instruments import ensure_fx_instruments
+from portfolios.services.instruments import ensure_fx_instruments, fx_symbol
 
 CURRENCIES = [
     ("USD", "US dollar"),
@@ -123,17 +123,38 @@ def set_watchlist_item_note(*, item: WatchlistItem, note: str) -> WatchlistItem:
 # -- portfolios -------------------------------------------------------------------------------
 
 
+def _fetch_rates_now(pairs: set[tuple[str, str]]) -> None:
+    """Create the FX-rate instruments of these pairs and quote them once this commits."""
+    pairs = {(a, b) for a, b in pairs if a and b and a != b}
+    if not pairs:
+        return
+    ensure_fx_instruments(pairs)
+    from portfolios.tasks import fetch_fx_rates
+
+    symbols = sorted(fx_symbol(a, b) for a, b in pairs)
+    db.on_commit(lambda: fetch_fx_rates.delay(symbols))
+
+
 def create_portfolio(*, owner, name: str, base_currency: str = "USD") -> Portfolio:
+    """A new portfolio; in a currency other than USD (the universe's), the USD rate into it is
+    fetched at once."""
     name = name.strip()
     try:
         with db.atomic():
-            return Portfolio.objects.create(owner=owner, name=name, base_currency=base_currency)
+            portfolio = Portfolio.objects.create(
+                owner=owner, name=name, base_currency=base_currency
+            )
+            _fetch_rates_now({("USD", base_currency)})
+            return portfolio
     except IntegrityError:
         raise _name_taken(f"You already have a portfolio called “{name}”.") from None
 
 
 def update_portfolio(*, portfolio: Portfolio, name: str, base_currency: str) -> Portfolio:
+    from portfolios.services.transactions import recompute_holding
+
     portfolio.name = name.strip()
+    new_currency = base_currency != portfolio.base_currency
     portfolio.base_currency = base_currency
     try:
         with db.atomic():
@@ -141,7 +162,11 @@ def update_portfolio(*, portfolio: Portfolio, name: str, base_currency: str) -> 
             currencies = set(
                 portfolio.holdings.values_list("instrument__currency", flat=True).distinct()
             )
-            ensure_fx_instruments({(c, base_currency) for c in currencies})
+            _fetch_rates_now({(c, base_currency) for c in currencies | {"USD"}})
+            if new_currency:  # the value history and trade-date FX figures are in the old one
+                portfolio.days.all().delete()
+                for holding in portfolio.holdings.all():
+                    recompute_holding(holding)
     except IntegrityError:
         raise _name_taken(f"You already have a portfolio called “{portfolio.name}”.") from None
     return portfolio

@@ -26,12 +26,23 @@ from market.models import Instrument, SplitEvent
 from market.rules import NOTE_MAX_LENGTH
 from portfolios import ledger
 from portfolios.models import Holding, Notification, Portfolio, Transaction
+from portfolios.performance import history
+from portfolios.services import dividends, trade_fx
 from portfolios.services.instruments import ensure_fx_instruments, find_or_add_instrument
 
 log = logging.getLogger(__name__)
 
-TRADE_KINDS = (Transaction.Kind.BUY, Transaction.Kind.SELL)
+TRADE_KINDS = (Transaction.Kind.BUY, Transaction.Kind.SELL, Transaction.Kind.DIVIDEND)
 EDITABLE_FIELDS = ("kind", "trade_date", "quantity", "price", "fee", "note")
+HOLDING_FIELDS = (
+    "quantity",
+    "average_cost",
+    "cost_basis",
+    "realized_pnl",
+    "base_currency",
+    "cost_basis_base",
+    "realized_pnl_base",
+)
 # DecimalField(max_digits=20, decimal_places=8): at most 12 digits before the point.
 MAX_PLACES = 8
 MAX_INTEGER_DIGITS = 12
@@ -143,7 +154,7 @@ def clean_trade_values(
             ("kind", "Splits come from the market's split history; record a buy or a sell.")
         )
     elif kind not in TRADE_KINDS:
-        errors.append(("kind", "Choose buy or sell."))
+        errors.append(("kind", "Choose buy, sell or dividend."))
     day = _date(trade_date, errors)
     today = timezone.localdate()
     if day is not None and day > today:
@@ -190,11 +201,17 @@ def _locked_holding(portfolio: Portfolio, instrument: Instrument) -> Holding:
     return Holding.objects.select_for_update().select_related("instrument").get(pk=holding.pk)
 
 
-def _recompute_locked(holding: Holding) -> Holding | None:
-    """Recompute a locked holding from its trades and its instrument's splits, bring its split
-    entries in line (create, adjust, remove), and save it. A holding left with no trade is
-    deleted (None). Raises _Oversold, leaving the caller's transaction to roll back."""
+def _recompute_locked(holding: Holding, since: date | None = None) -> Holding | None:
+    """Recompute a locked holding from its trades and its instrument's splits and dividends,
+    bring its split and automatic dividend entries in line (create, adjust, remove), save it, and
+    drop the portfolio's value history from `since` (default: the holding's first entry). A
+    holding left with no trade is deleted (None). Raises _Oversold, leaving the caller's
+    transaction to roll back."""
     entries = list(holding.transactions.all())
+    if entries or since:
+        history.invalidate(
+            holding.portfolio_id, min([since] if since else [e.trade_date for e in entries])
+        )
     trades = [
         ledger.Trade(
             key=entry.pk,
@@ -206,7 +223,7 @@ def _recompute_locked(holding: Holding) -> Holding | None:
             sequence=entry.pk,
         )
         for entry in entries
-        if entry.kind != Transaction.Kind.SPLIT
+        if entry.kind != Transaction.Kind.SPLIT and not (entry.is_dividend and entry.automatic)
     ]
     if not trades:
         holding.delete()
@@ -217,9 +234,11 @@ def _recompute_locked(holding: Holding) -> Holding | None:
             instrument_id=holding.instrument_id
         ).values_list("date", "ratio")
     ]
-    position = ledger.walk(trades, splits)
+    events = dividends.market_dividends(holding, entries)
+    position = ledger.walk(trades, splits, events)
     if position.oversold:
         raise _Oversold(holding, position.oversold)
+    dividends.reconcile(holding, entries, position)
 
     existing = {e.trade_date: e for e in entries if e.kind == Transaction.Kind.SPLIT}
     applied = {split.split_date: split for split in position.applied_splits}
@@ -255,9 +274,10 @@ def _recompute_locked(holding: Holding) -> Holding | None:
     holding.average_cost = position.stored(position.average_cost)
     holding.cost_basis = position.stored(position.cost_basis)
     holding.realized_pnl = position.stored(position.realized_pnl)
-    holding.save(
-        update_fields=["quantity", "average_cost", "cost_basis", "realized_pnl", "updated_at"]
+    holding.base_currency, holding.cost_basis_base, holding.realized_pnl_base = (
+        trade_fx.base_position(holding, trades, splits, events, position)
     )
+    holding.save(update_fields=[*HOLDING_FIELDS, "updated_at"])
     return holding
 
 
@@ -328,7 +348,7 @@ def record_transaction(
             holding=holding, portfolio_id=holding.portfolio_id, **values
         )
         try:
-            _recompute_locked(holding)
+            _recompute_locked(holding, since=entry.trade_date)
         except _Oversold as exc:
             raise LedgerError(
                 RowError(
@@ -353,6 +373,8 @@ def update_transaction(*, transaction: Transaction, **fields) -> Transaction:
         )
     merged = {name: fields.get(name, getattr(transaction, name)) for name in EDITABLE_FIELDS}
     values, problems = clean_trade_values(**merged)
+    if (values["kind"] == Transaction.Kind.DIVIDEND) != transaction.is_dividend:
+        problems.append(("kind", "A dividend stays a dividend, and a trade stays a trade."))
     if problems:
         raise LedgerError(RowError(None, field, message) for field, message in problems)
     changed = [name for name in EDITABLE_FIELDS if values[name] != getattr(transaction, name)]
@@ -363,11 +385,13 @@ def update_transaction(*, transaction: Transaction, **fields) -> Transaction:
             .get(pk=transaction.holding_id)
         )
         entry = holding.transactions.get(pk=transaction.pk)
+        since = min(entry.trade_date, values["trade_date"])
         for name, value in values.items():
             setattr(entry, name, value)
-        entry.save(update_fields=list(EDITABLE_FIELDS))
+        entry.automatic = False  # an edited automatic dividend is the user's from now on
+        entry.save(update_fields=[*EDITABLE_FIELDS, "automatic"])
         try:
-            _recompute_locked(holding)
+            _recompute_locked(holding, since=since)
         except _Oversold as exc:
             blame = next(
                 (name for name in ("quantity", "trade_date", "kind") if name in changed),
@@ -390,6 +414,17 @@ def delete_transaction(*, transaction: Transaction) -> None:
         raise LedgerError(
             [RowError(None, NON_FIELD_ERRORS, "Split entries follow the market's split history.")]
         )
+    if transaction.is_dividend and transaction.automatic:
+        raise LedgerError(
+            [
+                RowError(
+                    None,
+                    NON_FIELD_ERRORS,
+                    "This dividend comes from the market's dividend history; edit it instead "
+                    "(for example the tax withheld).",
+                )
+            ]
+        )
     with db.atomic():
         holding = (
             Holding.objects.select_for_update()
@@ -398,7 +433,7 @@ def delete_transaction(*, transaction: Transaction) -> None:
         )
         holding.transactions.filter(pk=transaction.pk).delete()
         try:
-            _recompute_locked(holding)
+            _recompute_locked(holding, since=transaction.trade_date)
         except _Oversold as exc:
             what = "Deleting this buy" if transaction.kind == Transaction.Kind.BUY else "This"
             raise LedgerError(
@@ -454,9 +489,10 @@ def record_transactions(*, portfolio: Portfolio, trades: Sequence[TradeInput]) -
             ]
         )
         row_of = {entry.pk: index for index, entry in enumerate(entries)}
+        first = min(values["trade_date"] for values in cleaned)
         for holding in holdings.values():
             try:
-                _recompute_locked(holding)
+                _recompute_locked(holding, since=first)
             except _Oversold as exc:
                 errors.extend(_blame_rows(holding, exc.oversold, entries, row_of))
         if errors:

@@ -38,10 +38,23 @@ def _index_context(request: HtmxHttpRequest, form: AlertForm | None = None) -> d
 
 
 def _save(alert: PriceAlert, form: AlertForm) -> PriceAlert:
+    changed = alert.pk is None or (
+        (alert.instrument_id, alert.condition, alert.threshold, alert.active)
+        != (
+            form.cleaned_data["instrument"].pk,
+            form.cleaned_data["condition"],
+            form.cleaned_data["threshold"],
+            form.cleaned_data["active"],
+        )
+    )
     alert.instrument = form.cleaned_data["instrument"]
     alert.condition = form.cleaned_data["condition"]
     alert.threshold = form.cleaned_data["threshold"]
     alert.active = form.cleaned_data["active"]
+    if changed:
+        # The alert starts from today's price: one set above a price it is already past waits
+        # for the price to go back and cross again.
+        alert.last_price = services.current_price(alert.instrument)
     alert.save()
     return alert
 
@@ -123,7 +136,9 @@ def delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def toggle(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     alert = _own_alert(request, pk)
     alert.active = not alert.active
-    alert.save(update_fields=["active"])
+    if alert.active:  # resumed: from today's price, like a new alert
+        alert.last_price = services.current_price(alert.instrument)
+    alert.save(update_fields=["active", "last_price"])
     return done(
         request, reverse("portfolios:alerts"), template=INDEX, context=_index_context(request)
     )

@@ -9,6 +9,8 @@ from django.shortcuts import redirect, render
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
+CLEAR_MESSAGES = '<div id="flash-messages" role="status" hx-swap-oob="true"></div>'
+
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
@@ -37,6 +39,8 @@ def form_invalid(
     if request.htmx:
         source = partial_template or template
         response = render(request, f"{source}#{partial}", context, status=422)
+        # The banner of an earlier success on this page no longer applies: empty it.
+        response.write(CLEAR_MESSAGES)
         return reswap(retarget(response, target), "outerHTML")
     return render(request, template, context, status=422)
 

@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -37,11 +37,27 @@ def _own_portfolio(request: HtmxHttpRequest, pk: int) -> Portfolio:
 
 def _own_transaction(request: HtmxHttpRequest, pk: int, tx_pk: int) -> Transaction:
     return get_object_or_404(
-        Transaction.objects.select_related("holding__instrument", "holding__portfolio"),
+        Transaction.objects.select_related("holding__instrument", "portfolio"),
         pk=tx_pk,
-        holding__portfolio_id=pk,
-        holding__portfolio__owner=request.user,
+        portfolio_id=pk,
+        portfolio__owner=request.user,
     )
+
+
+def _kinds_of(entry: Transaction) -> tuple[str, ...]:
+    """The types an entry may be changed to: a cash entry stays a cash entry, a dividend a
+    dividend, a trade a trade."""
+    if entry.is_cash:
+        return Transaction.CASH_KINDS
+    if entry.is_dividend:
+        return (Transaction.Kind.DIVIDEND,)
+    return (Transaction.Kind.BUY, Transaction.Kind.SELL)
+
+
+def _entry_label(entry: Transaction) -> str:
+    if entry.is_cash:
+        return entry.get_kind_display().lower()
+    return f"{entry.holding.instrument.symbol} {entry.get_kind_display().lower()}"
 
 
 def _index_context(request: HtmxHttpRequest, form: PortfolioForm | None = None) -> dict:
@@ -88,6 +104,8 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
             apply_errors(form, exc)
         else:
             messages.success(request, f"Created the portfolio “{portfolio.name}”.")
+            if request.POST.get("then") == "import":  # the first-run guide's "Import a file"
+                return redirect("portfolios_csv:import", pk=portfolio.pk)
             return done(
                 request,
                 reverse("portfolios:portfolio", args=[portfolio.pk]),
@@ -220,18 +238,22 @@ def transaction_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     form = TransactionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            entry = services.record_transaction(
-                portfolio=portfolio,
-                instrument=form.cleaned_data["instrument"],
-                **form.trade_values(),
-            )
+            if form.is_cash:
+                entry = services.record_cash_entry(portfolio=portfolio, **form.cash_values())
+                what = f"{form.data.get('amount')} {portfolio.base_currency}"
+            else:
+                entry = services.record_transaction(
+                    portfolio=portfolio,
+                    instrument=form.cleaned_data["instrument"],
+                    **form.trade_values(),
+                )
+                what = f"{form.data.get('quantity')} {entry.holding.instrument.symbol}"
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
             messages.success(
                 request,
-                f"Recorded: {entry.get_kind_display().lower()} {form.data.get('quantity')} "
-                f"{entry.holding.instrument.symbol} on {entry.trade_date}.",
+                f"Recorded: {entry.get_kind_display().lower()} {what} on {entry.trade_date}.",
             )
             return done(
                 request,
@@ -258,7 +280,7 @@ def transaction_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def transaction_edit(request: HtmxHttpRequest, pk: int, tx_pk: int) -> HttpResponse:
     entry = _own_transaction(request, pk, tx_pk)
-    portfolio = entry.holding.portfolio
+    portfolio = entry.portfolio
     if entry.is_split:
         messages.info(
             request, "Split entries follow the market's split history; they are not edited."
@@ -267,17 +289,22 @@ def transaction_edit(request: HtmxHttpRequest, pk: int, tx_pk: int) -> HttpRespo
     form = TransactionForm(
         request.POST or None,
         with_symbol=False,
+        kinds=_kinds_of(entry),
         initial={
-            name: _plain(getattr(entry, name)) for name in services.transactions.EDITABLE_FIELDS
+            name: _plain(getattr(entry, name))
+            for name in (*services.transactions.EDITABLE_FIELDS, "amount")
         },
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_transaction(transaction=entry, **form.trade_values())
+            if entry.is_cash:
+                services.update_cash_entry(transaction=entry, **form.cash_values())
+            else:
+                services.update_transaction(transaction=entry, **form.trade_values())
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
-            messages.success(request, f"Saved the {entry.holding.instrument.symbol} transaction.")
+            messages.success(request, f"Saved the {_entry_label(entry)}.")
             return done(request, reverse("portfolios:transactions", args=[pk]))
     context = {"portfolio": portfolio, "entry": entry, "form": form}
     if request.method == "POST":
@@ -295,15 +322,18 @@ def transaction_edit(request: HtmxHttpRequest, pk: int, tx_pk: int) -> HttpRespo
 @require_http_methods(["GET", "POST"])
 def transaction_delete(request: HtmxHttpRequest, pk: int, tx_pk: int) -> HttpResponse:
     entry = _own_transaction(request, pk, tx_pk)
-    portfolio = entry.holding.portfolio
+    portfolio = entry.portfolio
     error = ""
     if request.method == "POST":
         try:
-            services.delete_transaction(transaction=entry)
+            if entry.is_cash:
+                services.delete_cash_entry(transaction=entry)
+            else:
+                services.delete_transaction(transaction=entry)
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
-            messages.success(request, f"Deleted the {entry.holding.instrument.symbol} transaction.")
+            messages.success(request, f"Deleted the {_entry_label(entry)}.")
             return done(request, reverse("portfolios:transactions", args=[pk]))
     context = {"portfolio": portfolio, "entry": entry, "error": error}
     status = 422 if error else 200

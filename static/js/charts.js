@@ -1,6 +1,8 @@
 // Draws the history charts of the market pages with the vendored lightweight-charts.
-// Each <div class="chart" data-chart-src="…json"> is filled from its JSON endpoint; the table
-// next to it stays the fallback (and is folded once the chart is drawn). Works for content that
+// Each <div class="chart" data-chart-src="…json"> is filled from its JSON endpoint, or from the
+// JSON of the element named by data-chart-json (several series as columns: {format, times,
+// series: [{name, kind, values}]}, null where a series has no value); the table next to it stays the fallback (and is folded once the
+// chart is drawn). Works for content that
 // htmx swaps in (a new range), and follows the light/dark colour scheme.
 (function () {
   "use strict";
@@ -59,8 +61,71 @@
     };
   }
 
+  var PALETTE = ["--accent", "--muted", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"];
+
+  function percent(value) {
+    return (value > 0 ? "+" : "") + value.toFixed(2) + "%";
+  }
+
+  function plain(value) {
+    return value.toLocaleString("en-US", { maximumFractionDigits: 2 });
+  }
+
+  function columnPoints(times, values) {
+    var points = [];
+    for (var i = 0; i < times.length; i++) {
+      if (values[i] !== null) {
+        points.push({ time: times[i], value: values[i] });
+      }
+    }
+    return points;
+  }
+
+  function drawSeries(element, payload) {
+    payload.series.forEach(function (entry) {
+      entry.points = columnPoints(payload.times, entry.values);
+    });
+    var options = themeOptions();
+    options.autoSize = true;
+    options.localization = { priceFormatter: payload.format === "percent" ? percent : plain };
+    options.handleScroll = { vertTouchDrag: false };
+    element.dataset.chartState = "drawn";
+    var chart = LightweightCharts.createChart(element, options);
+    var drawn = [];
+    payload.series.forEach(function (entry, i) {
+      var color = PALETTE[i % PALETTE.length];
+      color = color.charAt(0) === "-" ? cssVar(color, "#1d4ed8") : color;
+      var kind = entry.kind === "area" ? LightweightCharts.AreaSeries : LightweightCharts.LineSeries;
+      var series = chart.addSeries(kind, entry.kind === "area"
+        ? Object.assign({ lineWidth: 2, priceLineVisible: false, title: entry.name }, seriesColors(entry.points))
+        : { lineWidth: i ? 1 : 2, color: color, priceLineVisible: false, title: entry.name });
+      series.setData(entry.points);
+      drawn.push(series);
+    });
+    chart.timeScale().fitContent();
+    charts.push({ element: element, chart: chart, series: drawn[0], points: payload.series[0].points });
+    var table = element.parentElement && element.parentElement.querySelector("details.chart-table");
+    if (table) {
+      table.removeAttribute("open");
+    }
+  }
+
   function draw(element) {
     if (element.dataset.chartState) {
+      return;
+    }
+    if (element.dataset.chartJson) {
+      var source = document.getElementById(element.dataset.chartJson);
+      if (!window.LightweightCharts || !source) {
+        element.dataset.chartState = "unavailable";
+        return;
+      }
+      var payload = JSON.parse(source.textContent);
+      if (!payload.series.length || !payload.times.length) {
+        element.dataset.chartState = "unavailable";
+        return;
+      }
+      drawSeries(element, payload);
       return;
     }
     element.dataset.chartState = "loading";
@@ -109,11 +174,11 @@
 
   function drawAll(root) {
     var scope = root && root.querySelectorAll ? root : document;
-    var found = scope.querySelectorAll("[data-chart-src]");
+    var found = scope.querySelectorAll("[data-chart-src], [data-chart-json]");
     for (var i = 0; i < found.length; i++) {
       draw(found[i]);
     }
-    if (scope.matches && scope.matches("[data-chart-src]")) {
+    if (scope.matches && scope.matches("[data-chart-src], [data-chart-json]")) {
       draw(scope);
     }
   }

@@ -30,9 +30,9 @@ def live_stack(tmp_path_factory) -> Iterator[LiveStack]:
         work_dir=tmp_path_factory.mktemp("live-stack"),
         web_workers=2,
         celery_concurrency=1,
-        # Beat refreshes quotes every minute at any hour (the simulated market always trades),
-        # not only while New York is open.
-        extra_env={"CLOSED_MARKET_REFRESH_MINUTES": "1"},
+        # Beat refreshes quotes every minute at any hour, not only while New York is open, and
+        # the simulated market trades round the clock, so that prices move at any hour.
+        extra_env={"CLOSED_MARKET_REFRESH_MINUTES": "1", "SIMULATED_ALWAYS_OPEN": "1"},
     )
     try:
         stack.start()

@@ -238,6 +238,13 @@ def test_journey_with_javascript(new_context, live_stack):
     assert run_axe(page, "portfolio") == []
     screenshot(page, "portfolio")
 
+    # Its performance: the value chart draws from the page's own JSON, under the CSP.
+    page.get_by_role("link", name="Performance", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Performance of Main")
+    expect(page.locator(".chart canvas").first).to_be_visible()
+    assert run_axe(page, "performance") == []
+    page.go_back()
+
     content, _ = export_transactions(page)
     import_into(page, "Copy of Main", content, axe=True)
 

@@ -83,6 +83,7 @@ def test_a_signed_in_tour_of_every_page_and_htmx_swap_under_the_csp(new_context)
         ("/watchlists/", "Watchlists"),
         ("/portfolios/", "Portfolios"),
         ("/portfolios/exposure/", "Exposure"),
+        ("/portfolios/performance/", "Performance"),
         ("/alerts/", "Alerts"),
         ("/notifications/", "Notifications"),
         ("/status/", "Status"),

@@ -62,6 +62,6 @@ def test_redis_url_switches_broker_results_and_cache():
         [sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
     )
     broker, results, cache = out.stdout.split()
-    assert broker == "filesystem://"
+    assert broker == "filesystem://localhost/"
     assert results.startswith("file://")
     assert cache == "django.core.cache.backends.filebased.FileBasedCache"

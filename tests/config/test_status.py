@@ -65,11 +65,13 @@ def test_a_failed_latest_refresh_is_flagged(client):
         minutes_ago=1,
         status=RefreshRun.Status.FAILED,
         stored_count=0,
+        provider="yahoo",
         error_text="ProviderUnavailable: timed out",
     )
     html = client.get("/status/").content.decode()
     assert 'role="alert"' in html
-    assert "The latest quotes refresh failed: ProviderUnavailable: timed out" in html
+    assert "Yahoo Finance did not answer in time.</strong> Quotes refreshes have failed" in html
+    assert "MARKET_DATA_PROVIDER=simulated make run" in html
 
 
 def test_quote_ages_oldest_first_and_stale_ones_marked(client, settings):

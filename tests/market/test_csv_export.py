@@ -237,3 +237,17 @@ def test_miner_page_links_the_charted_range_as_csv(client, db):
     page = client.get("/miners/HUT/?range=1Y").content.decode()
     first = (today - dt.timedelta(days=40)).isoformat()
     assert f'href="/miners/HUT/history.csv?start={first}"' in page
+
+
+def test_percent_columns_have_at_most_four_decimals():
+    from decimal import Decimal
+
+    from market.csv_export import csv_lines
+
+    text = "".join(
+        csv_lines(
+            ["symbol", "unrealized_pnl_percent", "price"],
+            [("IREN", Decimal(1200) / Decimal(1800) * 100, Decimal("57.123456")), ("X", None, 1)],
+        )
+    )
+    assert text == ("symbol,unrealized_pnl_percent,price\r\nIREN,66.6667,57.123456\r\nX,,1\r\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from types import SimpleNamespace
 
@@ -121,25 +122,61 @@ def test_rate_limited_with_retry_after_retries_after_that_long(provider, retries
     runs = list(RefreshRun.objects.order_by("pk").values_list("status", "error_text"))
     assert runs[0][0] == "failed" and "429" in runs[0][1]
     # An eager retry comes at once; the service still refuses to call before Retry-After.
-    assert runs[1][0] == "skipped" and "asked us to wait" in runs[1][1]
+    assert runs[1][0] == "skipped" and "is not called again before" in runs[1][1]
     assert len(provider.provider.calls) == 1
 
 
 @pytest.mark.django_db
-def test_provider_unavailable_retries_with_exponential_backoff_then_gives_up(provider, retries):
+def test_provider_unavailable_retries_with_exponential_backoff_then_gives_up(
+    provider, retries, caplog
+):
     InstrumentFactory(symbol="AAA")
     provider.provider = FlakyProvider(ProviderUnavailable("502 Bad Gateway"), failures=10)
 
-    result = tasks.refresh_quotes.apply(kwargs={"force": True})
+    with caplog.at_level(logging.INFO):
+        result = tasks.refresh_quotes.apply(kwargs={"force": True})
 
-    assert result.state == "FAILURE"
-    assert isinstance(result.result, ProviderUnavailable)
+    # The last attempt ends the task quietly: each failed run is one log line, no traceback.
+    assert result.state == "SUCCESS" and result.result is None
+    failed_lines = [r.getMessage() for r in caplog.records if "refresh failed" in r.getMessage()]
+    assert failed_lines == ["quotes refresh failed: 502 Bad Gateway; retrying at the next tick"] * 4
+    assert not [r for r in caplog.records if r.exc_info]
     assert len(retries) == tasks.refresh_quotes.max_retries == 3
     # Full jitter: each countdown is drawn from [0, 2 * 2**n], capped at retry_backoff_max.
     assert all(0 <= when <= min(2 * 2**n, 30) for n, when in enumerate(retries))
     assert len(provider.provider.calls) == 4
     assert set(RefreshRun.objects.values_list("status", flat=True)) == {"failed"}
     assert not Quote.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_unresolvable_host_is_not_retried_and_backs_off(provider, retries, caplog):
+    InstrumentFactory(symbol="AAA")
+    error = ProviderUnavailable(
+        "Yahoo did not answer: DNSError: Failed to perform, curl: (6) Could not resolve host:"
+        " query1.finance.yahoo.com (Domain name not found). See https://curl.se/libcurl/c/"
+        "libcurl-errors.html first for more details."
+    )
+    provider.provider = FlakyProvider(error, failures=10)
+
+    with caplog.at_level(logging.INFO):
+        first = tasks.refresh_quotes.apply(kwargs={"force": True})
+        second = tasks.refresh_quotes.apply(kwargs={"force": True})
+
+    assert retries == []
+    assert first.result is None and len(provider.provider.calls) == 1
+    # The second run is skipped: the host is left alone for a minute, then 2, 4, … 30.
+    runs = list(RefreshRun.objects.order_by("pk").values_list("status", "error_text"))
+    assert [status for status, _ in runs] == ["failed", "skipped"]
+    assert "is not called again before" in runs[1][1]
+    assert second.state == "SUCCESS"
+    messages = [r.getMessage() for r in caplog.records if r.name == "market.outage"]
+    assert messages[0].startswith(
+        "quotes refresh failed: fake could not be reached: the host query1.finance.yahoo.com"
+        " was not found (is this machine offline?); next try after "
+    )
+    assert "MARKET_DATA_PROVIDER=simulated make run" in messages[1]
+    assert len(messages) == 2
 
 
 @pytest.mark.django_db

@@ -15,10 +15,14 @@ D = Decimal
 
 
 @pytest.fixture(autouse=True)
-def _simulated_provider(settings):
-    """Symbols are looked up in the simulated provider (never Yahoo): it knows every well-formed
-    symbol except those starting with "ZZ"."""
+def _simulated_provider(settings, monkeypatch):
+    """Symbols are looked up in the simulated provider (never Yahoo). Here it stands for a vendor
+    that knows every well-formed symbol except those starting with "ZZ" (the demo's own market
+    prices only the universe: tests/market/test_simulated_market.py)."""
     settings.MARKET_DATA_PROVIDER = "simulated"
+    monkeypatch.setattr(
+        "market.providers.simulated_market.is_priced", lambda symbol: not symbol.startswith("ZZ")
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -40,6 +40,10 @@ OWNED = [
     ("portfolio", "get", ("portfolio",), None),
     ("portfolio_positions", "get", ("portfolio",), None),
     ("portfolio_exposure", "get", ("portfolio",), None),
+    ("performance", "get", ("portfolio",), None),
+    ("performance_csv", "get", ("portfolio", "=history"), None),
+    ("performance_csv", "get", ("portfolio", "=returns"), None),
+    ("performance_csv", "get", ("portfolio", "=contribution"), None),
     ("portfolio_edit", "get", ("portfolio",), None),
     ("portfolio_edit", "post", ("portfolio",), {"name": "Taken", "base_currency": "EUR"}),
     ("portfolio_delete", "get", ("portfolio",), None),
@@ -88,6 +92,8 @@ PERSONAL = [
     ("portfolio_create", "get"),
     ("portfolio_create", "post"),
     ("exposure", "get"),
+    ("performance_all", "get"),
+    ("performance_all_csv", "get"),
     ("alerts", "get"),
     ("alert_create", "get"),
     ("alert_create", "post"),
@@ -130,7 +136,13 @@ def state() -> tuple:
 
 
 def url_of(name: str, objects: tuple, owned: dict) -> str:
-    return reverse(f"portfolios:{name}", args=[owned[key].pk for key in objects])
+    """ "=text" in `objects` is a literal argument (a CSV's table name)."""
+    args = [key[1:] if key.startswith("=") else owned[key].pk for key in objects]
+    return reverse(f"portfolios:{name}", args=args)
+
+
+# Arguments of personal pages that take one (not an object of the user's).
+PERSONAL_ARGS = {"performance_all_csv": ["history"]}
 
 
 def test_the_matrix_names_every_route():
@@ -171,6 +183,8 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(client, owned, name, method, ob
 
 @pytest.mark.parametrize(("name", "method"), PERSONAL)
 def test_personal_pages_send_an_anonymous_visitor_to_sign_in(client, name, method):
-    response = getattr(client, method)(reverse(f"portfolios:{name}"))
+    response = getattr(client, method)(
+        reverse(f"portfolios:{name}", args=PERSONAL_ARGS.get(name, []))
+    )
     assert response.status_code == 302
     assert response["Location"].startswith(f"{reverse('account_login')}?next=")

@@ -36,7 +36,7 @@ def alert(owner, instrument, condition, threshold, **extra) -> PriceAlert:
     )
 
 
-def test_price_above_fires_once_per_session_day_with_a_notification_and_an_email(user, iren):
+def test_price_above_fires_on_a_crossing_with_a_notification_and_an_email(user, iren):
     watch = alert(user, iren, "above", "39")
     set_quote(iren, TUESDAY_REGULAR)  # price 40.00
 
@@ -48,24 +48,49 @@ def test_price_above_fires_once_per_session_day_with_a_notification_and_an_email
     assert notification.link == reverse("market:miner", args=["IREN"])
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [user.email]
-    assert mail.outbox[0].subject == "Minerwatch alert: IREN"
-    assert "IREN traded at $40.00" in mail.outbox[0].body
+    # The factory's quotes come from the simulated provider: the email says so.
+    assert mail.outbox[0].subject == "[simulated] Minerwatch alert: IREN"
+    body = mail.outbox[0].body
+    assert (
+        "- IREN traded at $40.00, above your $39.00 alert. (simulated price, not market data)"
+        in body
+    )
+    assert "  http://127.0.0.1:8000/miners/IREN/\n" in body
+    assert "These prices come from the simulated provider" in body
     watch.refresh_from_db()
     assert watch.last_triggered_session == dt.date(2025, 6, 3)
+    assert watch.last_price == D("40.00")
 
-    # Later refreshes the same day: still above, but it already fired today.
+    # Still above, the same day or any later day: no crossing, no firing.
     later = TUESDAY_REGULAR + dt.timedelta(hours=3)
     set_quote(iren, later, price=D("41"))
     assert evaluate_alerts(now=later) == []
-    # Friday's close seen on Saturday belongs to Friday's session: no second firing.
-    friday_close = dt.datetime(2025, 6, 6, 20, 0, tzinfo=UTC)
-    set_quote(iren, friday_close, market_state="closed")
-    assert len(evaluate_alerts(now=friday_close)) == 1
-    saturday = dt.datetime(2025, 6, 7, 15, 0, tzinfo=UTC)
-    set_quote(iren, friday_close, fetched_at=saturday, market_state="closed")
-    assert evaluate_alerts(now=saturday) == []
+    friday = dt.datetime(2025, 6, 6, 15, 0, tzinfo=UTC)
+    set_quote(iren, friday, price=D("42"))
+    assert evaluate_alerts(now=friday) == []
+    # Back below re-arms it (without firing); the next crossing fires again, the same day.
+    set_quote(iren, friday + dt.timedelta(minutes=1), price=D("38"))
+    assert evaluate_alerts(now=friday + dt.timedelta(minutes=1)) == []
+    set_quote(iren, friday + dt.timedelta(minutes=2), price=D("39.50"))
+    assert len(evaluate_alerts(now=friday + dt.timedelta(minutes=2))) == 1
     assert Notification.objects.count() == 2
     assert len(mail.outbox) == 2
+
+
+def test_an_alert_set_past_its_threshold_waits_for_a_crossing(user_client, user, iren):
+    """The price is $40: an alert above $39 set now does not fire at once."""
+    response = user_client.post(
+        "/alerts/new/", {"symbol": "IREN", "condition": "above", "threshold": "39", "active": "on"}
+    )
+    assert response.status_code == 302
+    watch = PriceAlert.objects.get(owner=user)
+    assert watch.last_price == D("40.00")
+    set_quote(iren, TUESDAY_REGULAR)
+    assert evaluate_alerts(now=TUESDAY_REGULAR) == []
+    set_quote(iren, TUESDAY_REGULAR + dt.timedelta(minutes=1), price=D("38.99"))
+    assert evaluate_alerts(now=TUESDAY_REGULAR + dt.timedelta(minutes=1)) == []
+    set_quote(iren, TUESDAY_REGULAR + dt.timedelta(minutes=2), price=D("39"))
+    assert len(evaluate_alerts(now=TUESDAY_REGULAR + dt.timedelta(minutes=2))) == 1
 
 
 def test_each_condition(user, iren):
@@ -87,7 +112,7 @@ def test_each_condition(user, iren):
         "IREN fell -6.50% on the day to $40.00 (your alert: a move of 6% or more)."
     )
     assert not {big_move.pk, not_below.pk, paused.pk} & set(fired)
-    assert len(mail.outbox) == 1 and mail.outbox[0].subject == "Minerwatch: 2 alerts"
+    assert len(mail.outbox) == 1 and mail.outbox[0].subject == "[simulated] Minerwatch: 2 alerts"
 
 
 def test_pre_market_move_belongs_to_the_day_it_trades_before(user, iren):
@@ -125,8 +150,13 @@ def test_crypto_session_days_are_utc_days(user):
     late = dt.datetime(2025, 6, 3, 23, 30, tzinfo=UTC)  # 19:30 in New York
     set_quote(bitcoin, late)
     assert len(evaluate_alerts(now=late)) == 1
-    after_midnight = dt.datetime(2025, 6, 4, 0, 30, tzinfo=UTC)  # still the 3rd in New York
-    set_quote(bitcoin, after_midnight)
+    watch.refresh_from_db()
+    assert watch.last_triggered_session == dt.date(2025, 6, 3)
+    # Back under and over again after midnight UTC: the 4th for crypto (the 3rd in New York).
+    after_midnight = dt.datetime(2025, 6, 4, 0, 30, tzinfo=UTC)
+    set_quote(bitcoin, after_midnight, price=D("89000"))
+    assert evaluate_alerts(now=after_midnight) == []
+    set_quote(bitcoin, after_midnight, price=D("91000"))
     assert len(evaluate_alerts(now=after_midnight)) == 1
     watch.refresh_from_db()
     assert watch.last_triggered_session == dt.date(2025, 6, 4)
@@ -141,18 +171,18 @@ def test_evaluation_runs_a_constant_number_of_queries(django_assert_num_queries,
 
     set_quote(iren, TUESDAY_REGULAR)
     make_alerts(2)
-    # read the alerts (with instrument, quote, owner), mark them fired, insert notifications;
-    # plus the savepoint pair of the atomic block
-    with django_assert_num_queries(5):
+    # read the alerts (with instrument, quote, owner), store the prices they saw, mark them
+    # fired, insert notifications; plus the savepoint pair of the atomic block
+    with django_assert_num_queries(6):
         assert len(evaluate_alerts(now=TUESDAY_REGULAR)) == 2
     make_alerts(40)
     next_day = TUESDAY_REGULAR + dt.timedelta(days=1)
     set_quote(iren, next_day)
-    with django_assert_num_queries(5):
-        assert len(evaluate_alerts(now=next_day)) == 42
-    with django_assert_num_queries(3):  # nothing left to fire today
+    with django_assert_num_queries(6):  # the 40 new ones cross; the first 2 stay above
+        assert len(evaluate_alerts(now=next_day)) == 40
+    with django_assert_num_queries(3):  # nothing moved, nothing to fire
         assert evaluate_alerts(now=next_day) == []
-    assert Notification.objects.count() == 44
+    assert Notification.objects.count() == 42
 
 
 def test_a_refresh_signal_queues_the_evaluation(
@@ -270,3 +300,9 @@ def test_notifications_page_and_mark_read(user_client, user, other_user):
     user_client.post(reverse("portfolios:notifications_read_all"))
     assert not user.notifications.filter(read_at__isnull=True).exists()
     assert other_user.notifications.filter(read_at__isnull=True).count() == 1
+
+
+def test_the_alerts_page_shows_the_date_it_last_fired(user_client, user, iren):
+    alert(user, iren, "above", "39", last_triggered_at=dt.datetime(2025, 6, 3, 15, 0, tzinfo=UTC))
+    html = user_client.get("/alerts/").content.decode()
+    assert ">Jun 3, 2025 11:00 ET</time>" in html

@@ -212,7 +212,9 @@ def test_exposure_exports_every_breakdown_with_its_sources(user_client, book):
     assert D(keyed[("total", "all")]["value"]) == total_value
     assert keyed[("headline", "ai_hpc")]["symbols"] == "IREN"
     assert D(keyed[("headline", "ai_hpc")]["value"]) == iren_value
-    assert D(keyed[("segment", "pivot")]["weight_percent"]) == iren_value / total_value * 100
+    assert D(keyed[("segment", "pivot")]["weight_percent"]) == (
+        iren_value / total_value * 100
+    ).quantize(D("0.0001"))
     assert keyed[("segment", "miner")]["price_source"] == "yahoo"
     assert keyed[("country", "AU")]["price_source"] == "simulated"
     assert keyed[("position", "CLSK")]["label"] == "'=CleanSpark"

@@ -54,7 +54,7 @@ def record(portfolio, instrument, **overrides):
             "kind",
             "Splits come from the market's split history; record a buy or a sell.",
         ),
-        ({"kind": "short"}, "kind", "Choose buy or sell."),
+        ({"kind": "short"}, "kind", "Choose buy, sell or dividend."),
         ({"note": "x" * 201}, "note", "Keep the note to 200 characters (it has 201)."),
         (
             {"kind": "sell"},

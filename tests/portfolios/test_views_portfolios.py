@@ -210,7 +210,10 @@ def test_edit_a_portfolio_and_convert_with_an_fx_rate(user_client, portfolio, ir
     rate = Instrument.objects.get(symbol="USDCAD=X")
     assert rate.kind == "fx"
     page = user_client.get(url("portfolio", portfolio.pk)).content.decode()
-    assert "No USD → CAD rate yet" in page
+    assert "Waiting for the USD → CAD (USDCAD=X) exchange rate" in page
+    # The price is known, the value in CAD is not: a dash, not CA$0.00 or "No price yet".
+    assert "CA$0.00" not in page and "No price yet" not in page
+    assert '<span class="pf-stat-value" aria-label="Unknown">—</span>' in page
     QuoteFactory(instrument=rate, price=D("1.40"), previous_close=D("1.40"))
     page = user_client.get(url("portfolio", portfolio.pk)).content.decode()
     assert "CA$560.00" in page  # 10 x 40.00 x 1.40 (CLDR writes CA$ in en_US)

@@ -225,3 +225,27 @@ def test_search_finds_our_instruments_and_the_providers(user_client, watchlist, 
     assert "IREN Ltd" in text
     response = user_client.get(url("watchlist", watchlist.pk), {"q": "WYFI"})
     assert "WYFI" in response.content.decode()  # the provider knows it; Add creates it
+
+
+def test_a_failed_add_after_a_success_empties_the_success_banner(user_client, watchlist, iren):
+    ok = user_client.post(url("watchlist_add", watchlist.pk), {"symbol": "IREN"}, headers=HTMX)
+    assert ok.status_code == 200
+    assert 'id="flash-messages"' in ok.content.decode()
+    assert "Added IREN to Pivoters." in ok.content.decode()
+
+    refused = user_client.post(url("watchlist_add", watchlist.pk), {"symbol": "IREN"}, headers=HTMX)
+    html = refused.content.decode()
+    assert refused.status_code == 422
+    assert html.endswith('<div id="flash-messages" role="status" hx-swap-oob="true"></div>')
+    assert "Added IREN" not in html
+
+
+def test_a_refused_form_is_logged_once(user_client, watchlist, caplog):
+    import logging
+
+    path = url("watchlist_add", watchlist.pk)
+    with caplog.at_level(logging.DEBUG):
+        response = user_client.post(path, {"symbol": ""}, headers=HTMX)
+    assert response.status_code == 422
+    lines = [r.getMessage() for r in caplog.records if path in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith(f"POST {path} 422 ")

@@ -1,0 +1,1 @@
+"""How a portfolio has done over time: value history, returns, risk and contribution."""

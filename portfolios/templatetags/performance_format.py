@@ -1,0 +1,36 @@
+"""Filters of the performance page: fractions as signed percents, floats as ratios."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def return_pct(value, decimals=2) -> str:
+    """A fraction as a signed percent: 0.1234 -> +12.34%; "n/a" for None."""
+    if value is None:
+        return "n/a"
+    number = Decimal(str(value)) * 100
+    quantum = Decimal(1).scaleb(-int(decimals))
+    rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
+    sign = "+" if rounded > 0 else ("-" if rounded < 0 else "")
+    return f"{sign}{abs(rounded):,}%"
+
+
+@register.filter
+def ratio(value, decimals=2) -> str:
+    """A plain statistic (beta, correlation) to a few places; "n/a" for None."""
+    if value is None:
+        return "n/a"
+    return f"{value:.{int(decimals)}f}"
+
+
+@register.filter
+def updown_class(value) -> str:
+    if value is None:
+        return ""
+    return "up" if value > 0 else ("down" if value < 0 else "")
