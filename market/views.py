@@ -142,6 +142,14 @@ def _range_links(params: dict[str, str], ranges, defaults) -> list[dict]:
     ]
 
 
+def _query_of(url: str) -> str:
+    """The query string of a URL a browser sent in a header; "" when it is not a URL."""
+    try:
+        return urlsplit(url).query
+    except ValueError:  # e.g. "http://[" (an unclosed IPv6 host)
+        return ""
+
+
 @require_GET
 @conditional_page
 @vary_on_headers("HX-Request", "HX-Target", "HX-Current-URL")
@@ -151,7 +159,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target in OWN_PARAMETERS and request.htmx.current_url:
         # The page's other parts may have changed the URL since this link was rendered (a new
         # chart range, then a sort): keep their parameters from the browser's current URL.
-        current = DashboardQuery(QueryDict(urlsplit(request.htmx.current_url).query)).values()
+        current = DashboardQuery(QueryDict(_query_of(request.htmx.current_url))).values()
         params = {
             **current,
             **{k: params[k] for k in OWN_PARAMETERS[request.htmx.target]},

@@ -148,6 +148,14 @@ def _import_transactions(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_import(request, portfolio, form=form, status=422)
     upload = form.cleaned_data["file"]
     content = upload.read()
+    if b"\x00" in content:  # anywhere, not only where the parser looks for binary data
+        return _render_import(
+            request,
+            portfolio,
+            form=form,
+            refusal="This is not a CSV file: it contains binary data (NUL bytes).",
+            status=422,
+        )
     try:
         preview = preview_import(portfolio=portfolio, content=content)
     except ImportRefused as exc:
