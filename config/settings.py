@@ -185,6 +185,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "market.refresh_profiles",
         "schedule": crontab(hour=10, minute=30),
     },
+    # Symbols users added and no longer hold, watch or alert on stop being refreshed.
+    "portfolios-retire-unused-instruments": {
+        "task": "portfolios.tasks.retire_unused_instruments",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
     "market-prune-snapshots": {
         "task": "market.prune_snapshots",
         "schedule": crontab(hour=3, minute=30),

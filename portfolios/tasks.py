@@ -20,3 +20,9 @@ def apply_splits(
     """Bring the ledgers holding these instruments (those of new split events, or those whose
     split history was edited) in line with their split history."""
     return services.apply_splits(split_event_ids or (), instrument_ids=instrument_ids or ())
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=240, ignore_result=True)
+def retire_unused_instruments() -> int:
+    """Stop refreshing the instruments no one holds, watches or has an alert on."""
+    return services.retire_unused_instruments()

@@ -455,7 +455,7 @@ def record_transactions(*, portfolio: Portfolio, trades: Sequence[TradeInput]) -
         errors.extend(RowError(index, field, message) for field, message in problems)
         cleaned.append(values)
 
-    instruments = _resolve_instruments(trades, errors)
+    instruments = _resolve_instruments(trades, errors, user=portfolio.owner)
     if errors:
         raise LedgerError(sorted(errors, key=lambda e: (e.row, e.field)))
     if not trades:
@@ -492,7 +492,7 @@ def record_transactions(*, portfolio: Portfolio, trades: Sequence[TradeInput]) -
     return entries
 
 
-def _resolve_instruments(trades: Sequence[TradeInput], errors: list[RowError]) -> list:
+def _resolve_instruments(trades: Sequence[TradeInput], errors: list[RowError], *, user) -> list:
     """The instrument of every trade (None where it cannot be found, with a row error)."""
     symbols = {
         trade.symbol.strip().upper()
@@ -511,7 +511,7 @@ def _resolve_instruments(trades: Sequence[TradeInput], errors: list[RowError]) -
         if instrument is None:
             if symbol not in looked_up:
                 try:
-                    looked_up[symbol] = find_or_add_instrument(symbol)
+                    looked_up[symbol] = find_or_add_instrument(symbol, user=user)
                 except ValidationError as exc:
                     looked_up[symbol] = exc
             found = looked_up[symbol]

@@ -256,7 +256,7 @@ def add_symbols_and_preview(request: HttpRequest, pk: int) -> HttpResponse:
     failures = []
     for symbol in sorted(wanted)[:MAX_SYMBOLS_ADDED]:
         try:
-            find_or_add_instrument(symbol)
+            find_or_add_instrument(symbol, user=request.user)
         except ValidationError as exc:
             failures.append(exc.messages[0])
     preview = _preview_pending(request, portfolio, pending)
