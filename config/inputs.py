@@ -3,9 +3,9 @@
 - No text a person types contains a NUL or another C0 control character (tab, line feed and
   carriage return aside), yet PostgreSQL refuses a NUL in any string and a view that passes
   one to a query fails with a server error. `RequestInputMiddleware` answers such a request
-  with 400 before sessions, the page cache or a view run: the path, every query parameter and
-  every field of a urlencoded form (names and values; a multipart upload is its view's own
-  business).
+  with 400 before sessions, the page cache or a view run: the path and every query parameter
+  first, every form field (names and values, urlencoded or multipart) once the view is known;
+  uploaded files are their view's business.
 - `Accept-Encoding: gzip;q=0` means "not gzip", yet whitenoise and the page cache look for the
   word only. The middleware removes the codings a browser refuses (q=0) from the header, so
   everything below it reads a list of codings the browser accepts.
@@ -60,6 +60,13 @@ def _refused(where: str) -> HttpResponse:
     )
 
 
+def reads_own_upload(view):
+    """Mark a view that sets its own upload handlers before it reads the body (a size limit):
+    the middleware leaves its form alone, and the view checks what it reads."""
+    view.reads_own_upload = True
+    return view
+
+
 class RequestInputMiddleware:
     """Refuse control characters in the path, query and form; keep Accept-Encoding honest."""
 
@@ -75,10 +82,14 @@ class RequestInputMiddleware:
         bad = _first_bad(request.GET.lists())
         if bad is not None:
             return _refused(f"the query parameter “{bad[:40]}”")
-        # Multipart bodies are left to their view, which may set upload handlers before the
-        # body is read (the import's size limit); their text fields are checked by forms.
-        if request.method == "POST" and request.content_type != "multipart/form-data":
-            bad = _first_bad(request.POST.lists())
-            if bad is not None:
-                return _refused(f"the form field “{bad[:40]}”")
         return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> HttpResponse | None:
+        # The form is read here, once the view is known: a view marked `reads_own_upload` must
+        # set its upload handlers before anything reads the body.
+        if request.method != "POST" or getattr(view, "reads_own_upload", False):
+            return None
+        bad = _first_bad(request.POST.lists())
+        if bad is not None:
+            return _refused(f"the form field “{bad[:40]}”")
+        return None

@@ -19,6 +19,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.inputs import reads_own_upload
 from portfolios.csv_import import (
     ImportBlocked,
     ImportPreview,
@@ -118,6 +119,7 @@ class _SizeLimitedUpload(FileUploadHandler):
 
 # The upload handler must be in place before anything reads the request body, and the CSRF
 # check reads it: so the check runs inside, after the handler is added (Django's documented way).
+@reads_own_upload
 @csrf_exempt
 @login_required
 @require_http_methods(["GET", "POST"])
