@@ -100,6 +100,8 @@ class Breaker:
     def _probe(self) -> None:
         while True:
             time.sleep(self.probe_seconds)
+            if _breakers.get(self.url) is not self:
+                return  # forgotten (`forget_breakers`)
             if not self._answers():
                 continue
             _bypass.active = True
@@ -122,6 +124,12 @@ class Breaker:
 
 _breakers: dict[str, Breaker] = {}
 _breakers_lock = threading.Lock()
+
+
+def forget_breakers() -> None:
+    """Drop every breaker of this process (their probes stop): for tests."""
+    with _breakers_lock:
+        _breakers.clear()
 
 
 def breaker_for(url: str, options: dict) -> Breaker:

@@ -130,9 +130,17 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            # A Redis that hangs costs a page at most this long per cache call, then the page is
-            # served without the cache (DJANGO_REDIS_IGNORE_EXCEPTIONS below).
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1.0},
+            # A Redis that hangs costs one cache call this long, then the breaker skips Redis
+            # until it answers a PING again and the version tokens are replaced
+            # (config/breaker.py); meanwhile pages are served without the cache
+            # (DJANGO_REDIS_IGNORE_EXCEPTIONS below).
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 1.0,
+                "CLIENT_CLASS": "config.breaker.BreakerClient",
+                "BREAKER_PROBE_SECONDS": 1.0,
+                "BREAKER_RECOVERY": "config.versions.forget_all",
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL

@@ -62,6 +62,16 @@ class SilentListener:
             connection.close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_breakers():
+    """Each test starts with no circuit breaker open, and leaves no probe running."""
+    from config.breaker import forget_breakers
+
+    forget_breakers()
+    yield
+    forget_breakers()
+
+
 @pytest.fixture
 def silent_listener():
     listener = SilentListener()
