@@ -145,6 +145,11 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
+    # A Redis that hangs holds a worker's publish or result write this long at most (longer than
+    # the one-second BRPOP that waits for tasks).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 10, "socket_connect_timeout": 5}
+    CELERY_REDIS_SOCKET_TIMEOUT = 10
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 5
 else:
     CACHES = {
         "default": {

@@ -59,13 +59,17 @@ class _Heartbeat(threading.Thread):
             while not self.stop.wait(HEARTBEAT_EVERY.total_seconds()):
                 if time.monotonic() > self.deadline:
                     return
-                beat = RefreshRun.objects.filter(
-                    pk=self.run_id, status=RefreshRun.Status.RUNNING
-                ).update(heartbeat_at=timezone.now())
+                try:
+                    beat = RefreshRun.objects.filter(
+                        pk=self.run_id, status=RefreshRun.Status.RUNNING
+                    ).update(heartbeat_at=timezone.now())
+                except Exception:
+                    # A database busy for a moment (SQLite's write lock): beat again next time.
+                    log.warning("heartbeat of refresh run %s missed", self.run_id, exc_info=True)
+                    connection.close()
+                    continue
                 if not beat:
                     return
-        except Exception:
-            log.exception("heartbeat of refresh run %s stopped", self.run_id)
         finally:
             connection.close()  # this thread's own connection
 
