@@ -150,7 +150,9 @@ def _import_transactions(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_import(request, portfolio, form=form, status=422)
     upload = form.cleaned_data["file"]
     content = upload.read()
-    if b"\x00" in content:  # anywhere, not only where the parser looks for binary data
+    # The parser looks for binary data (and names the kind: a ZIP archive, a workbook) in the
+    # first 64 KiB only; a NUL byte further on would reach the CSV reader.
+    if b"\x00" in content[65536:]:
         return _render_import(
             request,
             portfolio,
