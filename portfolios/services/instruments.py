@@ -52,7 +52,9 @@ def find_or_add_instrument(symbol: str, *, user=None) -> Instrument:
         )
     instrument = Instrument.objects.filter(symbol=symbol).first()
     if instrument is not None:
-        if not instrument.is_active:
+        if not instrument.is_active and instrument.deactivated_at is None:
+            # Retired for want of use (a symbol the provider stopped knowing keeps its
+            # deactivation date, and only the admin brings it back).
             instrument.is_active = True
             instrument.save(update_fields=["is_active"])
         return instrument

@@ -156,3 +156,13 @@ def test_a_held_instrument_is_kept(portfolio, trade):
     assert retire_unused_instruments() == 0
     assert Instrument.objects.get(symbol="HELD").is_active
     assert dt.date(2025, 1, 10) == Transaction.objects.get().trade_date
+
+
+def test_a_symbol_the_provider_stopped_knowing_stays_inactive_when_picked(user_client, user):
+    from django.utils import timezone
+
+    delisted = InstrumentFactory(symbol="DLST", is_active=False, deactivated_at=timezone.now())
+    watchlist = WatchlistFactory(owner=user)
+    user_client.post(reverse("portfolios:watchlist_add", args=[watchlist.pk]), {"symbol": "DLST"})
+    delisted.refresh_from_db()
+    assert not delisted.is_active

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('market', '0002_refreshrun_heartbeat_details'),
+        ('market', '0003_dividends_cap_source_bar_precision_delisting'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
