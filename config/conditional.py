@@ -101,7 +101,7 @@ def page_validator(request: HttpRequest) -> Validator | None:
     session_key = session.session_key  # the cookie's value: checked by reading its data
     in_cache = _session_cache_key(session)
     guessed_user = _session_users.get(session_key) if session_key else None
-    keys = [versions.MARKET, versions.BARS]
+    keys = [versions.MARKET, versions.BARS, versions.EPOCH]
     if in_cache:
         keys.append(in_cache)
     if guessed_user is not None:

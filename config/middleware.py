@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 logger = logging.getLogger("minerwatch.requests")
@@ -49,3 +50,21 @@ class RequestLogMiddleware:
             extra,
             extra={"status_code": status, "duration_ms": round(elapsed_ms, 1)},
         )
+
+
+class PrivateCacheControlMiddleware:
+    """Responses to a signed-in browser (one that sends a session cookie) are its own: a
+    response that says nothing about caching gets `Cache-Control: private`, so that no shared
+    cache or proxy keeps it for someone else."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "Cache-Control" not in response and (
+            settings.SESSION_COOKIE_NAME in request.COOKIES
+            or settings.SESSION_COOKIE_NAME in response.cookies
+        ):
+            response["Cache-Control"] = "private"
+        return response

@@ -55,6 +55,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestLogMiddleware",
+    # Control characters refused, Accept-Encoding cleaned, before anything reads the request.
+    "config.inputs.RequestInputMiddleware",
+    # Above the page cache, so that its pages say "private" too.
+    "config.middleware.PrivateCacheControlMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -108,6 +112,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a Celery worker started by a test sees the test database.
     # Named per process so that two test runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that accepts connections but does not answer costs a request DB_CONNECT_TIMEOUT
+    # seconds (then a 503), and no statement runs longer than DB_STATEMENT_TIMEOUT_MS.
+    _statement_timeout_ms = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "30000"))
+    DATABASES["default"]["OPTIONS"] = {
+        "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "3")),
+        "options": f"-c statement_timeout={_statement_timeout_ms}",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis, when REDIS_URL is set, is the broker, the result backend and the cache.
@@ -117,13 +130,26 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            # A Redis that hangs costs a page at most this long per cache call, then the page is
-            # served without the cache (DJANGO_REDIS_IGNORE_EXCEPTIONS below).
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1.0},
+            # A Redis that hangs costs one cache call this long, then the breaker skips Redis
+            # until it answers a PING again and the version tokens are replaced
+            # (config/breaker.py); meanwhile pages are served without the cache
+            # (DJANGO_REDIS_IGNORE_EXCEPTIONS below).
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 1.0,
+                "CLIENT_CLASS": "config.breaker.BreakerClient",
+                "BREAKER_PROBE_SECONDS": 1.0,
+                "BREAKER_RECOVERY": "config.versions.forget_all",
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
+    # A Redis that hangs holds a worker's publish or result write this long at most (longer than
+    # the one-second BRPOP that waits for tasks).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 10, "socket_connect_timeout": 5}
+    CELERY_REDIS_SOCKET_TIMEOUT = 10
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 5
 else:
     CACHES = {
         "default": {
@@ -174,6 +200,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "market.refresh_profiles",
         "schedule": crontab(hour=10, minute=30),
     },
+    # Symbols users added and no longer hold, watch or alert on stop being refreshed.
+    "portfolios-retire-unused-instruments": {
+        "task": "portfolios.tasks.retire_unused_instruments",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
     "market-prune-snapshots": {
         "task": "market.prune_snapshots",
         "schedule": crontab(hour=3, minute=30),
@@ -196,7 +228,19 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_RATE_LIMITS = {"login_failed": "5/5m/ip,5/5m/key", "signup": "20/h/ip"}
+# Failed sign-ins count per client address and per (account, address) (config/accounts.py), so
+# that nobody can lock somebody else out; behind a proxy the client's address is read from the
+# proxy's headers as the two settings below say.
+ACCOUNT_ADAPTER = "config.accounts.AccountAdapter"
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "20/5m/ip,5/5m/key",
+    "signup": "20/h/ip",
+}
+# How many proxies append to X-Forwarded-For in front of the site (1 for one nginx or Caddy)...
+ALLAUTH_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# ...or the header a proxy sets to the client's address alone (e.g. X-Real-IP).
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER") or None
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
@@ -325,6 +369,10 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "minerwatch.cache"
 # Sessions are read from the cache (Redis in production) and written through to the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# How many instruments one user may add to the shared universe (symbols new to the site).
+INSTRUMENTS_ADDED_PER_USER = int(os.environ.get("INSTRUMENTS_ADDED_PER_USER", "20"))
+# /healthz waits at most this many seconds for its dependencies.
+HEALTHZ_TIMEOUT = float(os.environ.get("HEALTHZ_TIMEOUT", "2"))
 # CSV import size limit in bytes.
 CSV_IMPORT_MAX_BYTES = int(os.environ.get("CSV_IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
 

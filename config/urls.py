@@ -21,3 +21,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
+
+handler500 = "config.views.server_error"

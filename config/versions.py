@@ -14,6 +14,11 @@ for changes:
   notifications and account (any write request they make, and the receivers and tasks that
   touch their rows).
 
+Every token a reader gets is prefixed with the **epoch**, one more token that stands for "the
+cache may have missed writes": the cache's circuit breaker (config/breaker.py) replaces it, with
+the market and bars tokens, when Redis answers again after an outage (`forget_all`), so nothing
+stored before or during the outage matches any token afterwards, user tokens included.
+
 Tokens are replaced at once and again when the writing transaction commits, so a computation
 that read old data can never be stored under the new token. A token that is missing (never
 set, evicted, or the cache was cleared) starts again from a fresh random value, never from a
@@ -30,6 +35,7 @@ from django.db import transaction
 
 MARKET = "versions:market"
 BARS = "versions:bars"
+EPOCH = "versions:epoch"
 
 
 def user_key(user_id) -> str:
@@ -50,20 +56,22 @@ def _replace_now_and_on_commit(keys: list[str]) -> None:
 
 
 def current(keys: list[str], found: dict | None = None) -> tuple[str, ...]:
-    """The tokens under `keys` (read from `found` first, when the caller already fetched some
-    in a multi-key read). A missing token is created; "" stands for a cache that did not
-    answer, which callers treat as "do not cache"."""
+    """The tokens under `keys`, each prefixed with the epoch (read from `found` first, when the
+    caller already fetched some in a multi-key read). A missing token is created; "" stands for
+    a cache that did not answer, which callers treat as "do not cache"."""
     found = dict(found or {})
-    missing = [key for key in keys if key not in found]
+    wanted = [*keys, EPOCH]
+    missing = [key for key in wanted if key not in found]
     if missing:
         found.update(cache.get_many(missing))
-        missing = [key for key in keys if key not in found]
+        missing = [key for key in wanted if key not in found]
         if missing:
             # add() keeps a token another process set first.
             for key in missing:
                 cache.add(key, uuid.uuid4().hex, None)
             found.update(cache.get_many(missing))
-    return tuple(found.get(key, "") for key in keys)
+    epoch = found.get(EPOCH, "")
+    return tuple(f"{epoch}.{found[key]}" if epoch and found.get(key) else "" for key in keys)
 
 
 def market_token() -> str:
@@ -105,6 +113,6 @@ def account_changed(sender, instance, **kwargs) -> None:
 
 
 def forget_all() -> None:
-    """Replace every token there is a key for, e.g. after the cache was unreachable and writes
-    may have gone unrecorded. User tokens not in the cache start fresh on their next read."""
-    _replace([MARKET, BARS])
+    """Replace every token there is a key for, and the epoch that prefixes every user's token,
+    e.g. after the cache was unreachable and writes may have gone unrecorded."""
+    _replace([EPOCH, MARKET, BARS])

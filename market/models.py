@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -47,6 +48,16 @@ class Instrument(models.Model):
     enterprise_value = models.DecimalField(null=True, blank=True, **MONEY_BIG)
     profile_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who added it from a watchlist, portfolio or alert (blank for the universe): each user may
+    # add a limited number (settings.INSTRUMENTS_ADDED_PER_USER).
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["symbol"]

@@ -159,6 +159,14 @@ def _first_run(request: HttpRequest) -> bool:
     return not (user.watchlists.exists() or user.portfolios.exists())
 
 
+def _query_of(url: str) -> str:
+    """The query string of a URL a browser sent in a header; "" when it is not a URL."""
+    try:
+        return urlsplit(url).query
+    except ValueError:  # e.g. "http://[" (an unclosed IPv6 host)
+        return ""
+
+
 @require_GET
 @conditional_page
 @vary_on_headers("HX-Request", "HX-Target", "HX-Current-URL")
@@ -168,7 +176,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target in OWN_PARAMETERS and request.htmx.current_url:
         # The page's other parts may have changed the URL since this link was rendered (a new
         # chart range, then a sort): keep their parameters from the browser's current URL.
-        current = DashboardQuery(QueryDict(urlsplit(request.htmx.current_url).query)).values()
+        current = DashboardQuery(QueryDict(_query_of(request.htmx.current_url))).values()
         # Of the part's own parameters, those the link names: a segment tab's htmx link names
         # only the segment, so a sort chosen after the tab was rendered is kept.
         named = [k for k in OWN_PARAMETERS[request.htmx.target] if k in request.GET]

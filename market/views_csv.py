@@ -15,6 +15,7 @@ from market.presentation import miners_table
 from market.views import DashboardQuery
 
 DEFAULT_HISTORY_DAYS = 365
+EARLIEST_DATE = dt.date(1900, 1, 1)
 
 
 def _bad_request(message: str) -> HttpResponseBadRequest:
@@ -27,9 +28,12 @@ def _query_date(request: HttpRequest, name: str) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{name}={text!r} is not a date: use YYYY-MM-DD.") from None
+        raise ValueError(f"{name}={text[:40]!r} is not a date: use YYYY-MM-DD.") from None
+    if not EARLIEST_DATE <= day <= timezone.localdate():
+        raise ValueError(f"{name}={day} is out of range: use a date from {EARLIEST_DATE} to today.")
+    return day
 
 
 @require_GET
@@ -42,7 +46,7 @@ def daily_history_csv(request: HttpRequest, symbol: str) -> HttpResponse:
     except ValueError as exc:
         return _bad_request(str(exc))
     end = end or today
-    start = start or end - dt.timedelta(days=DEFAULT_HISTORY_DAYS)
+    start = start or max(EARLIEST_DATE, end - dt.timedelta(days=DEFAULT_HISTORY_DAYS))
     if start > end:
         return _bad_request(f"start ({start}) is after end ({end}).")
     filename = csv_export.export_filename(instrument.symbol, "daily", f"{start}-to-{end}", on=today)

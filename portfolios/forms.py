@@ -50,7 +50,12 @@ class SymbolField(forms.CharField):
 
 class ResolvesSymbol:
     """Resolve the symbol to an instrument last, once every other field is valid, so a symbol
-    the provider knows is only added for an input that will be written."""
+    the provider knows is only added for an input that will be written, on behalf of `user`
+    (who may add a limited number)."""
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
 
     def resolve_symbol(
         self, cleaned: dict, *, missing_error: tuple[str, str] | None = None
@@ -63,7 +68,7 @@ class ResolvesSymbol:
             self.add_error(*missing_error)
             return
         try:
-            cleaned["instrument"] = find_or_add_instrument(cleaned["symbol"])
+            cleaned["instrument"] = find_or_add_instrument(cleaned["symbol"], user=self.user)
         except ValidationError as exc:
             self.add_error("symbol", exc)
 

@@ -34,3 +34,9 @@ def fetch_fx_rates(self, symbols: list[str]) -> str:
     if run.status == RefreshRun.Status.SKIPPED and "another" in run.error_text:
         raise self.retry(countdown=5, max_retries=6)
     return run.status
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=240, ignore_result=True)
+def retire_unused_instruments() -> int:
+    """Stop refreshing the instruments no one holds, watches or has an alert on."""
+    return services.retire_unused_instruments()

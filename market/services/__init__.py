@@ -33,7 +33,7 @@ from market.services.quotes import (
     refresh_quotes,
 )
 from market.services.runs import (
-    STALE_AFTER,
+    LEASE,
     Progress,
     claim_run,
     describe_error,
@@ -77,7 +77,7 @@ __all__ = [
     "reactivate_instruments",
     "SNAPSHOT_UPDATE_FIELDS",
     "market_cap_basis",
-    "STALE_AFTER",
+    "LEASE",
     "add_instrument",
     "apply_profile",
     "backfill_bars",

@@ -1,15 +1,24 @@
-"""Refresh runs: claiming a run, finishing it, its outcome, and the provider's cool-down."""
+"""Refresh runs: claiming a run, finishing it, its outcome, and the provider's cool-down.
+
+A claimed run holds a lease: a thread of the claiming process writes the run's heartbeat every
+HEARTBEAT_EVERY until the run finishes. A running row whose heartbeat is older than LEASE (three
+missed beats) belongs to a process that died (a worker killed, a machine lost), and the next
+claim marks it failed and takes over: with beat ticking every minute, quotes are refreshed
+again within two ticks of a crash instead of waiting out a long timeout.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -24,12 +33,62 @@ from market.providers import (
 )
 
 Progress = Callable[[int, int], None]
-# A running row with no heartbeat for this long was left by a crashed process.
-STALE_AFTER = {
-    RefreshRun.Kind.QUOTES: timedelta(minutes=5),
-    RefreshRun.Kind.PROFILES: timedelta(minutes=15),
-    RefreshRun.Kind.BARS: timedelta(minutes=15),
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = timedelta(seconds=15)
+# A running row with no heartbeat for this long was left by a process that died.
+LEASE = 3 * HEARTBEAT_EVERY
+# No run beats longer than its task may last (Celery's time limits: 120 s for quotes, an hour
+# for the daily kinds); a run that outlives that without finishing stops holding its lease.
+BEAT_AT_MOST = {
+    RefreshRun.Kind.QUOTES: timedelta(minutes=3),
+    RefreshRun.Kind.PROFILES: timedelta(minutes=65),
+    RefreshRun.Kind.BARS: timedelta(minutes=65),
 }
+
+
+class _Heartbeat(threading.Thread):
+    """Writes a running run's heartbeat until stopped, until the row is no longer running, or
+    for BEAT_AT_MOST; it dies with its process, which is the point."""
+
+    def __init__(self, run_id: int, kind: str):
+        super().__init__(name=f"refresh-heartbeat-{run_id}", daemon=True)
+        self.run_id = run_id
+        self.stop = threading.Event()
+        self.deadline = time.monotonic() + BEAT_AT_MOST[kind].total_seconds()
+
+    def run(self) -> None:
+        try:
+            while not self.stop.wait(HEARTBEAT_EVERY.total_seconds()):
+                if time.monotonic() > self.deadline:
+                    return
+                try:
+                    beat = RefreshRun.objects.filter(
+                        pk=self.run_id, status=RefreshRun.Status.RUNNING
+                    ).update(heartbeat_at=timezone.now())
+                except Exception:
+                    # A database busy for a moment (SQLite's write lock): beat again next time.
+                    log.warning("heartbeat of refresh run %s missed", self.run_id, exc_info=True)
+                    connection.close()
+                    continue
+                if not beat:
+                    return
+        finally:
+            connection.close()  # this thread's own connection
+
+
+_heartbeats: dict[int, _Heartbeat] = {}
+
+
+def _start_heartbeat(run: RefreshRun) -> None:
+    heartbeat = _heartbeats[run.pk] = _Heartbeat(run.pk, run.kind)
+    heartbeat.start()
+
+
+def _stop_heartbeat(run: RefreshRun) -> None:
+    heartbeat = _heartbeats.pop(run.pk, None)
+    if heartbeat is not None:
+        heartbeat.stop.set()
 
 
 def describe_error(exc: BaseException) -> str:
@@ -59,11 +118,12 @@ def note_rate_limit(provider_name: str, exc: BaseException) -> None:
 def claim_run(kind: str, provider_name: str, now: datetime) -> tuple[RefreshRun, bool]:
     """Start a run of `kind`, or record a skipped one when another is running.
 
-    Returns (run, claimed). A running row whose heartbeat is older than the kind's stale timeout
-    is marked failed first, so a crashed worker does not block refreshes forever.
+    Returns (run, claimed). A running row whose heartbeat is older than LEASE is marked failed
+    first, so a process that died does not block refreshes for long. A claimed run beats until
+    `finish_run`.
     """
-    stale_before = now - STALE_AFTER[kind]
-    minutes = int(STALE_AFTER[kind].total_seconds() // 60)
+    stale_before = now - LEASE
+    seconds = int(LEASE.total_seconds())
     RefreshRun.objects.filter(
         Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at=None, started_at__lt=stale_before),
         kind=kind,
@@ -71,7 +131,7 @@ def claim_run(kind: str, provider_name: str, now: datetime) -> tuple[RefreshRun,
     ).update(
         status=RefreshRun.Status.FAILED,
         finished_at=now,
-        error_text=f"abandoned: no sign of life for {minutes} minutes (did the worker stop?)",
+        error_text=f"abandoned: no sign of life for {seconds} seconds (did the worker stop?)",
     )
 
     def skipped(reason: str) -> tuple[RefreshRun, bool]:
@@ -98,6 +158,7 @@ def claim_run(kind: str, provider_name: str, now: datetime) -> tuple[RefreshRun,
                 heartbeat_at=now,
                 status=RefreshRun.Status.RUNNING,
             )
+        _start_heartbeat(run)
         return run, True
     except IntegrityError:
         holder = RefreshRun.objects.filter(kind=kind, status=RefreshRun.Status.RUNNING).first()
@@ -118,6 +179,7 @@ def finish_run(
     error_text: str = "",
     details: dict | None = None,
 ) -> RefreshRun:
+    _stop_heartbeat(run)
     run.status = status
     run.finished_at = run.started_at + timedelta(seconds=time.monotonic() - started)
     run.duration_ms = round((time.monotonic() - started) * 1000)

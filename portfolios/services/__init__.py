@@ -32,6 +32,7 @@ from portfolios.services.instruments import (
     ensure_fx_instruments,
     find_or_add_instrument,
     fx_symbol,
+    retire_unused_instruments,
     symbol_choices,
 )
 from portfolios.services.notifications import mark_all_read, mark_read
@@ -83,6 +84,7 @@ __all__ = [
     "record_transaction",
     "record_transactions",
     "remove_watchlist_item",
+    "retire_unused_instruments",
     "rename_watchlist",
     "set_watchlist_item_note",
     "split_label",

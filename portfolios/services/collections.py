@@ -7,6 +7,7 @@ from django.db import IntegrityError
 from django.db import transaction as db
 from django.db.models import Max
 
+from config.inputs import has_control_characters
 from market.models import Instrument
 from portfolios.models import Portfolio, Watchlist, WatchlistItem
 from portfolios.services.instruments import ensure_fx_instruments, fx_symbol
@@ -48,11 +49,27 @@ def _name_taken(message: str) -> ValidationError:
     return ValidationError({"name": [message]}, code="duplicate")
 
 
+def _clean_name(name: str, model) -> str:
+    """The name stripped, or ValidationError: every caller (forms, the miner page's "new
+    watchlist" box) gets the same bounds before anything reaches the database."""
+    name = (name or "").strip()
+    limit = model._meta.get_field("name").max_length
+    if not name:
+        problem = "Enter a name."
+    elif len(name) > limit:
+        problem = f"Keep the name to {limit} characters (it has {len(name)})."
+    elif has_control_characters(name):
+        problem = "Remove the control characters from the name."
+    else:
+        return name
+    raise ValidationError({"name": [problem]}, code="invalid")
+
+
 # -- watchlists -------------------------------------------------------------------------------
 
 
 def create_watchlist(*, owner, name: str) -> Watchlist:
-    name = name.strip()
+    name = _clean_name(name, Watchlist)
     try:
         with db.atomic():
             last = owner.watchlists.aggregate(last=Max("position"))["last"]
@@ -64,7 +81,7 @@ def create_watchlist(*, owner, name: str) -> Watchlist:
 
 
 def rename_watchlist(*, watchlist: Watchlist, name: str) -> Watchlist:
-    watchlist.name = name.strip()
+    watchlist.name = _clean_name(name, Watchlist)
     try:
         with db.atomic():
             watchlist.save(update_fields=["name"])
@@ -138,7 +155,7 @@ def _fetch_rates_now(pairs: set[tuple[str, str]]) -> None:
 def create_portfolio(*, owner, name: str, base_currency: str = "USD") -> Portfolio:
     """A new portfolio; in a currency other than USD (the universe's), the USD rate into it is
     fetched at once."""
-    name = name.strip()
+    name = _clean_name(name, Portfolio)
     try:
         with db.atomic():
             portfolio = Portfolio.objects.create(
@@ -153,7 +170,7 @@ def create_portfolio(*, owner, name: str, base_currency: str = "USD") -> Portfol
 def update_portfolio(*, portfolio: Portfolio, name: str, base_currency: str) -> Portfolio:
     from portfolios.services.transactions import recompute_holding
 
-    portfolio.name = name.strip()
+    portfolio.name = _clean_name(name, Portfolio)
     new_currency = base_currency != portfolio.base_currency
     portfolio.base_currency = base_currency
     try:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from market.models import Instrument
 from market.providers import ProviderError, UnknownSymbol
 from market.rules import SYMBOL_RE
+from portfolios.models import Holding, PriceAlert, WatchlistItem
 
 # The symbols offered in every symbol field's suggestion list (a <datalist>).
 SYMBOL_CHOICES_CACHE_KEY = "portfolios:symbol-choices:v2"
@@ -31,11 +33,13 @@ def normalise_symbol(text: str) -> str:
     return (text or "").strip().upper()
 
 
-def find_or_add_instrument(symbol: str) -> Instrument:
-    """The instrument with this symbol; one the provider knows but we do not is added first.
+def find_or_add_instrument(symbol: str, *, user=None) -> Instrument:
+    """The instrument with this symbol; one the provider knows but we do not is added first,
+    on behalf of `user`, who may add settings.INSTRUMENTS_ADDED_PER_USER in all. An instrument
+    retired for want of use (`retire_unused_instruments`) is refreshed again from now on.
 
-    Raises ValidationError (code "invalid_symbol", "unknown_symbol" or "provider_unavailable")
-    with a message a form can show next to the symbol field.
+    Raises ValidationError (code "invalid_symbol", "unknown_symbol", "provider_unavailable" or
+    "too_many_added") with a message a form can show next to the symbol field.
     """
     symbol = normalise_symbol(symbol)
     if not symbol:
@@ -48,7 +52,19 @@ def find_or_add_instrument(symbol: str) -> Instrument:
         )
     instrument = Instrument.objects.filter(symbol=symbol).first()
     if instrument is not None:
+        if not instrument.is_active and instrument.deactivated_at is None:
+            # Retired for want of use (a symbol the provider stopped knowing keeps its
+            # deactivation date, and only the admin brings it back).
+            instrument.is_active = True
+            instrument.save(update_fields=["is_active"])
         return instrument
+    limit = settings.INSTRUMENTS_ADDED_PER_USER
+    if user is not None and Instrument.objects.filter(added_by=user).count() >= limit:
+        raise ValidationError(
+            f"You have added {limit} new symbols to Minerwatch, the most one account may add, "
+            f"so {symbol} cannot be added. Pick a symbol from the list.",
+            code="too_many_added",
+        )
     from market.services import add_instrument  # the market app owns what becomes an instrument
 
     try:
@@ -65,8 +81,31 @@ def find_or_add_instrument(symbol: str) -> Instrument:
             "Try again in a minute.",
             code="provider_unavailable",
         ) from exc
+    if user is not None and instrument.added_by_id is None:
+        # Only the call that created the row claims it (another user may have raced us to it).
+        Instrument.objects.filter(pk=instrument.pk, added_by=None).update(added_by=user)
     cache.delete(SYMBOL_CHOICES_CACHE_KEY)
     return instrument
+
+
+def retire_unused_instruments() -> int:
+    """Stop refreshing instruments nobody uses: not a miner, not a benchmark, not an FX rate, on
+    no watchlist, in no portfolio and under no alert. Returns how many were retired; they come
+    back the next time someone picks them (`find_or_add_instrument`)."""
+    used = (
+        Exists(WatchlistItem.objects.filter(instrument=OuterRef("pk")))
+        | Exists(Holding.objects.filter(instrument=OuterRef("pk")))
+        | Exists(PriceAlert.objects.filter(instrument=OuterRef("pk")))
+    )
+    retired = (
+        Instrument.objects.filter(is_active=True, is_benchmark=False, miner__isnull=True)
+        .exclude(kind=Instrument.Kind.FX)
+        .exclude(used)
+        .update(is_active=False)
+    )
+    if retired:
+        cache.delete(SYMBOL_CHOICES_CACHE_KEY)
+    return retired
 
 
 def symbol_choices() -> SafeString:
@@ -78,7 +117,8 @@ def symbol_choices() -> SafeString:
     markup = cache.get(SYMBOL_CHOICES_CACHE_KEY)
     if markup is None:
         choices = (
-            Instrument.objects.exclude(kind=Instrument.Kind.FX)
+            Instrument.objects.filter(is_active=True)
+            .exclude(kind=Instrument.Kind.FX)
             .order_by("symbol")
             .values_list("symbol", "name")
         )

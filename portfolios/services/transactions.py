@@ -46,6 +46,9 @@ HOLDING_FIELDS = (
 # DecimalField(max_digits=20, decimal_places=8): at most 12 digits before the point.
 MAX_PLACES = 8
 MAX_INTEGER_DIGITS = 12
+# What a holding's quantity, cost basis and realized P&L can hold (the same 12 digits).
+VALUE_LIMIT = 10**MAX_INTEGER_DIGITS
+EARLIEST_TRADE_DATE = date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,8 @@ def clean_trade_values(
     today = timezone.localdate()
     if day is not None and day > today:
         errors.append(("trade_date", f"The trade date cannot be in the future (today is {today})."))
+    elif day is not None and day < EARLIEST_TRADE_DATE:
+        errors.append(("trade_date", f"The trade date cannot be before {EARLIEST_TRADE_DATE}."))
     qty = _decimal(quantity, "quantity", "quantity", errors)
     if qty is not None and qty <= 0:
         errors.append(("quantity", "The quantity must be more than zero."))
@@ -170,6 +175,15 @@ def clean_trade_values(
     fee_amount = _decimal(fee, "fee", "fee", errors)
     if fee_amount is not None and fee_amount < 0:
         errors.append(("fee", "The fee cannot be negative."))
+    amounts = (qty, unit_price, fee_amount)
+    if None not in amounts and qty * unit_price + fee_amount >= VALUE_LIMIT:
+        errors.append(
+            (
+                NON_FIELD_ERRORS,
+                f"The trade's value (quantity × price + fee) is too large: "
+                f"keep it under {VALUE_LIMIT:,}.",
+            )
+        )
     note = (note or "").strip()
     if len(note) > NOTE_MAX_LENGTH:
         errors.append(
@@ -238,6 +252,19 @@ def _recompute_locked(holding: Holding, since: date | None = None) -> Holding | 
     position = ledger.walk(trades, splits, events)
     if position.oversold:
         raise _Oversold(holding, position.oversold)
+    figures = (position.quantity, position.cost_basis, position.realized_pnl)
+    if any(abs(figure) >= VALUE_LIMIT for figure in figures):
+        symbol = holding.instrument.symbol
+        raise LedgerError(
+            [
+                RowError(
+                    None,
+                    NON_FIELD_ERRORS,
+                    f"This would take your {symbol} holding's quantity, cost or P&L past "
+                    f"{VALUE_LIMIT:,}, more than a portfolio can hold.",
+                )
+            ]
+        )
     dividends.reconcile(holding, entries, position)
 
     existing = {e.trade_date: e for e in entries if e.kind == Transaction.Kind.SPLIT}
@@ -463,7 +490,7 @@ def record_transactions(*, portfolio: Portfolio, trades: Sequence[TradeInput]) -
         errors.extend(RowError(index, field, message) for field, message in problems)
         cleaned.append(values)
 
-    instruments = _resolve_instruments(trades, errors)
+    instruments = _resolve_instruments(trades, errors, user=portfolio.owner)
     if errors:
         raise LedgerError(sorted(errors, key=lambda e: (e.row, e.field)))
     if not trades:
@@ -501,7 +528,7 @@ def record_transactions(*, portfolio: Portfolio, trades: Sequence[TradeInput]) -
     return entries
 
 
-def _resolve_instruments(trades: Sequence[TradeInput], errors: list[RowError]) -> list:
+def _resolve_instruments(trades: Sequence[TradeInput], errors: list[RowError], *, user) -> list:
     """The instrument of every trade (None where it cannot be found, with a row error)."""
     symbols = {
         trade.symbol.strip().upper()
@@ -520,7 +547,7 @@ def _resolve_instruments(trades: Sequence[TradeInput], errors: list[RowError]) -
         if instrument is None:
             if symbol not in looked_up:
                 try:
-                    looked_up[symbol] = find_or_add_instrument(symbol)
+                    looked_up[symbol] = find_or_add_instrument(symbol, user=user)
                 except ValidationError as exc:
                     looked_up[symbol] = exc
             found = looked_up[symbol]

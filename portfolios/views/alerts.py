@@ -69,7 +69,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def create(request: HtmxHttpRequest) -> HttpResponse:
-    form = AlertForm(request.POST or None)
+    form = AlertForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         alert = _save(PriceAlert(owner=request.user), form)
         messages.success(request, f"Alert set: {alert.instrument.symbol}, {_describe(alert)}.")
@@ -97,7 +97,7 @@ def edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "threshold": alert.threshold.normalize(),
         "active": alert.active,
     }
-    form = AlertForm(request.POST or None, initial=initial)
+    form = AlertForm(request.POST or None, initial=initial, user=request.user)
     if request.method == "POST" and form.is_valid():
         _save(alert, form)
         messages.success(request, f"Saved the {alert.instrument.symbol} alert.")

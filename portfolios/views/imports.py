@@ -19,6 +19,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from config.inputs import reads_own_upload
 from portfolios.csv_import import (
     ImportBlocked,
     ImportPreview,
@@ -118,6 +119,7 @@ class _SizeLimitedUpload(FileUploadHandler):
 
 # The upload handler must be in place before anything reads the request body, and the CSRF
 # check reads it: so the check runs inside, after the handler is added (Django's documented way).
+@reads_own_upload
 @csrf_exempt
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -148,6 +150,16 @@ def _import_transactions(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_import(request, portfolio, form=form, status=422)
     upload = form.cleaned_data["file"]
     content = upload.read()
+    # The parser looks for binary data (and names the kind: a ZIP archive, a workbook) in the
+    # first 64 KiB only; a NUL byte further on would reach the CSV reader.
+    if b"\x00" in content[65536:]:
+        return _render_import(
+            request,
+            portfolio,
+            form=form,
+            refusal="This is not a CSV file: it contains binary data (NUL bytes).",
+            status=422,
+        )
     try:
         preview = preview_import(portfolio=portfolio, content=content)
     except ImportRefused as exc:
@@ -248,7 +260,7 @@ def add_symbols_and_preview(request: HttpRequest, pk: int) -> HttpResponse:
     failures = []
     for symbol in sorted(wanted)[:MAX_SYMBOLS_ADDED]:
         try:
-            find_or_add_instrument(symbol)
+            find_or_add_instrument(symbol, user=request.user)
         except ValidationError as exc:
             failures.append(exc.messages[0])
     preview = _preview_pending(request, portfolio, pending)

@@ -235,7 +235,7 @@ def transactions(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def transaction_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     portfolio = _own_portfolio(request, pk)
     initial = {"symbol": request.GET.get("symbol", "").upper()} if request.method == "GET" else None
-    form = TransactionForm(request.POST or None, initial=initial)
+    form = TransactionForm(request.POST or None, initial=initial, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             if form.is_cash:

@@ -176,7 +176,7 @@ def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def add_item(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     watchlist = _own_watchlist(request, pk)
-    form = WatchlistItemAddForm(request.POST)
+    form = WatchlistItemAddForm(request.POST, user=request.user)
     if form.is_valid():
         try:
             item = services.add_watchlist_item(

@@ -89,3 +89,81 @@ def test_sign_in_is_rate_limited(client, user):
     )
     assert response.status_code == 429 or b"Too many failed login attempts" in response.content
     assert not response.wsgi_request.user.is_authenticated
+
+
+# -- behind the proxy ------------------------------------------------------------------------------
+
+PROXY = "10.0.0.1"  # every request reaches the site from the proxy's address
+
+
+def _sign_in(client, email: str, password: str, client_address: str):
+    """A sign-in that reached the site through one proxy, which appended the client's address
+    to X-Forwarded-For."""
+    return client.post(
+        reverse("account_login"),
+        {"login": email, "password": password},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=client_address,
+    )
+
+
+@pytest.fixture
+def behind_one_proxy(settings):
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def test_failed_sign_ins_from_one_client_never_block_another_client(behind_one_proxy, client):
+    from django.test import Client
+
+    owner = get_user_model().objects.create_user(
+        username="owner", email="owner@example.com", password=PASSWORD
+    )
+    attacker = Client()
+    for _ in range(8):
+        response = _sign_in(attacker, owner.email, "wrong guess", "203.0.113.9")
+    assert b"Too many failed login attempts" in response.content
+    # The attacker is blocked for this account even with the right password...
+    response = _sign_in(attacker, owner.email, PASSWORD, "203.0.113.9")
+    assert not response.wsgi_request.user.is_authenticated
+    # ...while the owner, behind the same proxy from another address, signs in at once.
+    response = _sign_in(client, owner.email, PASSWORD, "198.51.100.4")
+    assert response.status_code == 302
+    assert response.wsgi_request.user == owner
+
+
+def test_one_client_guessing_across_accounts_is_stopped_by_its_address(behind_one_proxy):
+    from django.test import Client
+
+    guesser = Client()
+    for number in range(20):
+        response = _sign_in(guesser, f"someone{number}@example.com", "guess", "203.0.113.9")
+        assert b"Too many failed login attempts" not in response.content
+    response = _sign_in(guesser, "someone-else@example.com", "guess", "203.0.113.9")
+    assert b"Too many failed login attempts" in response.content
+    # Another client behind the same proxy is not concerned.
+    response = _sign_in(Client(), "someone-else@example.com", "guess", "198.51.100.4")
+    assert b"Too many failed login attempts" not in response.content
+
+
+def test_the_client_address_header_setting_is_used_when_set(settings, client):
+    settings.ALLAUTH_TRUSTED_CLIENT_IP_HEADER = "X-Real-IP"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    owner = get_user_model().objects.create_user(
+        username="owner", email="owner@example.com", password=PASSWORD
+    )
+    url = reverse("account_login")
+    for _ in range(6):
+        client.post(
+            url,
+            {"login": owner.email, "password": "x"},
+            REMOTE_ADDR=PROXY,
+            HTTP_X_REAL_IP="1.2.3.4",
+        )
+    response = client.post(
+        url,
+        {"login": owner.email, "password": PASSWORD},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_REAL_IP="5.6.7.8",
+    )
+    assert response.status_code == 302

@@ -45,7 +45,8 @@ def test_check_deploy_is_clean_with_production_values():
 def test_redis_url_switches_broker_results_and_cache():
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND, s.CACHES['default']['BACKEND'])"
+        "print(s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND, s.CACHES['default']['BACKEND'], "
+        "s.CACHES['default'].get('OPTIONS', {}).get('CLIENT_CLASS', '-'))"
     )
     env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:6379/7"}
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
@@ -56,12 +57,13 @@ def test_redis_url_switches_broker_results_and_cache():
         "redis://127.0.0.1:6379/7",
         "redis://127.0.0.1:6379/7",
         "django_redis.cache.RedisCache",
+        "config.breaker.BreakerClient",
     ]
     env.pop("REDIS_URL")
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
     )
-    broker, results, cache = out.stdout.split()
+    broker, results, cache, _ = out.stdout.split()
     assert broker == "filesystem://localhost/"
     assert results.startswith("file://")
     assert cache == "django.core.cache.backends.filebased.FileBasedCache"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -362,15 +363,44 @@ def test_a_stale_running_run_is_abandoned_and_does_not_block(db, heartbeat):
     assert crashed.error_text.startswith("abandoned")
 
 
-def test_a_recent_running_run_blocks(db):
+def test_a_running_run_that_beat_within_its_lease_blocks(db):
     InstrumentFactory(symbol="AAA")
     RefreshRun.objects.create(
         kind="quotes", provider="fake", started_at=TUESDAY_11AM, heartbeat_at=TUESDAY_11AM
     )
     provider = FakeProvider(quotes={"AAA": quote("AAA")})
-    run = refresh(TUESDAY_11AM + timedelta(minutes=1), provider)
+    run = refresh(TUESDAY_11AM + timedelta(seconds=44), provider)
     assert run.status == RefreshRun.Status.SKIPPED
     assert provider.calls == []
+
+
+def test_a_run_that_missed_three_beats_is_taken_over_at_the_next_tick(db):
+    InstrumentFactory(symbol="AAA")
+    dead = RefreshRun.objects.create(
+        kind="quotes", provider="fake", started_at=TUESDAY_11AM, heartbeat_at=TUESDAY_11AM
+    )
+    run = refresh(TUESDAY_11AM + timedelta(seconds=46), FakeProvider(quotes={"AAA": quote("AAA")}))
+    assert run.status == RefreshRun.Status.OK
+    dead.refresh_from_db()
+    assert dead.status == RefreshRun.Status.FAILED
+    assert dead.error_text == ("abandoned: no sign of life for 45 seconds (did the worker stop?)")
+
+
+def test_a_claimed_run_beats_until_it_finishes(transactional_db, monkeypatch):
+    from market.services import runs
+
+    monkeypatch.setattr(runs, "HEARTBEAT_EVERY", timedelta(milliseconds=20))
+    run, claimed = runs.claim_run(RefreshRun.Kind.QUOTES, "fake", TUESDAY_11AM)
+    assert claimed
+    heartbeat = runs._heartbeats[run.pk]
+    deadline = time.monotonic() + 10
+    while run.heartbeat_at == TUESDAY_11AM and time.monotonic() < deadline:
+        run.refresh_from_db()  # until the heartbeat thread has written (real clock)
+    assert run.heartbeat_at > TUESDAY_11AM
+    runs.finish_run(run, RefreshRun.Status.OK, time.monotonic())
+    heartbeat.join(5)
+    assert not heartbeat.is_alive()
+    assert run.pk not in runs._heartbeats
 
 
 # -- signals -------------------------------------------------------------------------------------
