@@ -36,11 +36,11 @@ from portfolios.services.instruments import (
     symbol_choices,
 )
 from portfolios.services.notifications import mark_all_read, mark_read
+from portfolios.services.splits import apply_splits
 from portfolios.services.transactions import (
     LedgerError,
     RowError,
     TradeInput,
-    apply_splits,
     clean_trade_values,
     delete_transaction,
     recompute_holding,
