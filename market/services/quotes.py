@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from market import sessions, signals
 from market.models import (
+    Feed,
     Instrument,
     MarketState,
     PriceSnapshot,
@@ -90,6 +91,8 @@ class _Held:
     source: str | None
     market_state: str | None
     fetched_at: datetime | None
+    provider_time: datetime | None
+    feed: str | None
 
 
 _HELD_FIELDS = [
@@ -104,6 +107,19 @@ _HELD_FIELDS = [
     "quote__source",
     "quote__market_state",
     "quote__fetched_at",
+    "quote__provider_time",
+    "quote__feed",
+]
+# What a batch quote still brings to a quote the live stream has priced more recently: the
+# figures the stream does not send. Its price, changes, range and session are newer than the
+# batch's and stay.
+BATCH_ONLY_FIELDS = [
+    "previous_close",
+    "shares_outstanding",
+    "market_cap_source",
+    "market_cap_shares",
+    "currency",
+    "fetched_at",
 ]
 
 
@@ -175,6 +191,15 @@ def _quote_row(held: _Held, data: QuoteData, state: str, now: datetime) -> Quote
     )
 
 
+def _stream_is_newer(held: _Held, data: QuoteData) -> bool:
+    """The stored quote came from the live stream and is dated at or after the batch's price."""
+    return (
+        held.feed == Feed.STREAM
+        and held.provider_time is not None
+        and (data.provider_time is None or data.provider_time <= held.provider_time)
+    )
+
+
 def refresh_quotes(
     *,
     provider: MarketDataProvider | None = None,
@@ -241,18 +266,20 @@ def refresh_quotes(
     due_symbols = {h.symbol for h in due}
     errors = {s: describe_error(e) for s, e in batch.errors.items() if s in due_symbols}
     quotes: list[Quote] = []
+    behind_stream: list[Quote] = []
     for h in due:
         data = batch.items.get(h.symbol)
         if data is None:
             errors.setdefault(h.symbol, "no quote in the provider's answer")
             continue
-        quotes.append(_quote_row(h, data, states[h.kind], now))
+        row = _quote_row(h, data, states[h.kind], now)
+        (behind_stream if _stream_is_newer(h, data) else quotes).append(row)
     if progress:
         progress(len(due), len(due))
 
     fresh = {quote.instrument_id: quote for quote in quotes}
     snapshots = []
-    if quotes:
+    if quotes or behind_stream:
         for h in held:
             # The fresh quote, or the last good one (`h` itself) when this run did not get one.
             last = fresh.get(h.pk) or (h if h.price is not None else None)
@@ -268,8 +295,15 @@ def refresh_quotes(
                         source=last.source,
                     )
                 )
-    status = run_outcome(len(quotes), errors)
+    status = run_outcome(len(quotes) + len(behind_stream), errors)
     with transaction.atomic():
+        if behind_stream:
+            Quote.objects.bulk_create(
+                behind_stream,
+                update_conflicts=True,
+                unique_fields=["instrument"],
+                update_fields=BATCH_ONLY_FIELDS,
+            )
         if quotes:
             Quote.objects.bulk_create(
                 quotes,
@@ -288,7 +322,7 @@ def refresh_quotes(
             status,
             started,
             requested=len(due),
-            stored=len(quotes),
+            stored=len(quotes) + len(behind_stream),
             errors=errors,
             error_text=errors_summary(errors),
             details={"snapshots": len(snapshots)},

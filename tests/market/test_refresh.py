@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from market import services, signals
 from market.models import (
     DailyBar,
+    Feed,
     Instrument,
     PriceSnapshot,
     Quote,
@@ -655,3 +656,48 @@ def test_add_instrument_passes_on_a_provider_outage(db):
     with pytest.raises(ProviderUnavailable):
         services.add_instrument("SOLV", provider=FakeProvider(raises=ProviderUnavailable("down")))
     assert not Instrument.objects.exists()
+
+
+def test_a_batch_quote_older_than_the_streamed_price_keeps_the_stream_price(db):
+    """The minute's batch fills what the stream does not send (share counts, previous close) but
+    never steps a streamed price back to an older one; a newer batch price wins."""
+    streamed_at = TUESDAY_11AM - timedelta(seconds=5)
+    aaa = InstrumentFactory(symbol="AAA", shares_outstanding=2_000_000)
+    bbb = InstrumentFactory(symbol="BBB", shares_outstanding=2_000_000)
+    for instrument in (aaa, bbb):
+        QuoteFactory(
+            instrument=instrument,
+            price=Decimal("12.34"),
+            provider_time=streamed_at,
+            feed=Feed.STREAM,
+        )
+    provider = FakeProvider(
+        quotes={
+            # AAA's batch price is a minute older than the stream's; BBB's is newer.
+            "AAA": quote(
+                "AAA",
+                price="11.00",
+                shares_outstanding=3_000_000,
+                provider_time=(streamed_at - timedelta(minutes=1)).astimezone(UTC),
+            ),
+            "BBB": quote("BBB", price="13.00", provider_time=TUESDAY_11AM.astimezone(UTC)),
+        }
+    )
+    run = refresh(TUESDAY_11AM, provider, force=True)
+
+    assert run.status == RefreshRun.Status.OK and run.stored_count == 2
+    kept = Quote.objects.get(instrument=aaa)
+    assert (kept.price, kept.feed, kept.provider_time) == (
+        Decimal("12.34"),
+        Feed.STREAM,
+        streamed_at,
+    )
+    assert kept.shares_outstanding == 3_000_000
+    assert kept.previous_close == Decimal("9.50")
+    assert kept.fetched_at == TUESDAY_11AM
+    replaced = Quote.objects.get(instrument=bbb)
+    assert (replaced.price, replaced.feed) == (Decimal("13.00"), Feed.BATCH)
+    # The snapshot of the run carries the streamed price, not the older batch one.
+    assert PriceSnapshot.objects.get(instrument=aaa, taken_at=TUESDAY_11AM).price == Decimal(
+        "12.34"
+    )
