@@ -117,7 +117,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # seconds (then a 503), and no statement runs longer than DB_STATEMENT_TIMEOUT_MS.
     _statement_timeout_ms = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "30000"))
     DATABASES["default"]["OPTIONS"] = {
-        "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "3")),
+        "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "2")),
         "options": f"-c statement_timeout={_statement_timeout_ms}",
         **DATABASES["default"].get("OPTIONS", {}),
     }

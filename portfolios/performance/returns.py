@@ -223,13 +223,15 @@ def _log_growth(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> tuple[float, i
     exponents = np.array([(d - days[0]).days / span for d in days])
     amounts = amounts / np.abs(amounts).max()
 
+    # Both are scaled by exp(-largest exponent), a positive factor: their signs and their
+    # ratio (Newton's step) are unchanged, and no exp() overflows for returns near -100%.
     def npv(y: float) -> float:
-        with np.errstate(over="ignore", invalid="ignore"):
-            return float(np.sum(amounts * np.exp(-y * exponents)))
+        powers = -y * exponents
+        return float(np.sum(amounts * np.exp(powers - powers.max())))
 
     def slope(y: float) -> float:
-        with np.errstate(over="ignore", invalid="ignore"):
-            return float(np.sum(-exponents * amounts * np.exp(-y * exponents)))
+        powers = -y * exponents
+        return float(np.sum(-exponents * amounts * np.exp(powers - powers.max())))
 
     y = 0.0
     for _ in range(60):
@@ -256,10 +258,14 @@ def money_weighted_and_xirr(
         return None, None
     y, span = solved
     try:
+        over_span = _decimal(math.expm1(y))
+    except OverflowError:  # a gain too large to write
+        return None, None
+    try:
         rate = _decimal(math.expm1(y * DAYS_PER_YEAR / span))
     except OverflowError:
         rate = None
-    return _decimal(math.expm1(y)), rate
+    return over_span, rate
 
 
 def xirr(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> Decimal | None:
@@ -268,12 +274,12 @@ def xirr(cash_flows: Sequence[tuple[dt.date, Decimal]]) -> Decimal | None:
 
 
 def _bisect(npv) -> float | None:
-    """Bisection over log returns from -700 to 700 (the NPV falls as y rises when money goes in
+    """Bisection over log returns from -2**20 to 2**20 (the NPV falls as y rises when money goes in
     first, and rises otherwise; either way one sign change is looked for)."""
     low, high = -1.0, 1.0
     while (npv(low) > 0) == (npv(high) > 0):
         low, high = low * 2, high * 2
-        if high > 700:
+        if high > 2**20:
             return None
     low_value = npv(low)
     for _ in range(200):

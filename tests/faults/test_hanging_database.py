@@ -1,7 +1,7 @@
 """A database that accepts connections and never answers: the site says so within seconds.
 
 The site runs under gunicorn with DEBUG=0, its DATABASE_URL pointing at a listener that accepts
-and stays silent (the defaults: DB_CONNECT_TIMEOUT 3 s, HEALTHZ_TIMEOUT 2 s)."""
+and stays silent (the defaults: DB_CONNECT_TIMEOUT 2 s, HEALTHZ_TIMEOUT 2 s)."""
 
 from __future__ import annotations
 
