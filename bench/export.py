@@ -89,6 +89,13 @@ def ensure_rows(rows: int, fresh: bool) -> int:
         for field in Transaction._meta.concrete_fields
         if not field.primary_key and field.column != "split_ratio"
     ]
+    # Columns the rows below do not name take the model's default; one without a default still
+    # fails by name.
+    defaults = {
+        field.column: field.get_default()
+        for field in Transaction._meta.concrete_fields
+        if field.has_default()
+    }
     sql = (
         f"INSERT INTO {Transaction._meta.db_table} ({', '.join(columns)}) "
         f"VALUES ({', '.join(['%s'] * len(columns))})"
@@ -113,7 +120,10 @@ def ensure_rows(rows: int, fresh: bool) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         for offset in range(0, rows, BATCH):
             batch = [row(n) for n in range(offset, min(offset + BATCH, rows))]
-            cursor.executemany(sql, [[values[column] for column in columns] for values in batch])
+            cursor.executemany(
+                sql,
+                [[values[c] if c in values else defaults[c] for c in columns] for values in batch],
+            )
     print(f"  inserted {rows:,} transactions in {time.perf_counter() - started:.1f} s")
     return portfolio.pk
 
