@@ -79,6 +79,7 @@ def setup_django(database_url: str | None, smoke: bool = False) -> None:
 
 def build_data(count: int, fresh: bool) -> None:
     """Instruments, miners, quotes, a year of bars and a day of snapshots, unless already there."""
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import transaction
     from django.utils import timezone
@@ -93,6 +94,8 @@ def build_data(count: int, fresh: bool) -> None:
         return
     started = time.perf_counter()
     with transaction.atomic():
+        # Watchlists and holdings of an earlier run protect the instruments they name.
+        get_user_model().objects.all().delete()
         Instrument.objects.all().delete()
     provider = SimulatedProvider()
     symbols = [f"SIM{i:03d}" for i in range(count)]
