@@ -164,6 +164,27 @@ class Quote(models.Model):
         return f"{self.instrument_id} {self.price}"
 
 
+# A quote's data fields, named once: a batch refresh writes them all and pages read them all.
+QUOTE_FIELDS = tuple(
+    field.name for field in Quote._meta.concrete_fields if field.name not in ("id", "instrument")
+)
+# What a price-stream tick writes: everything but what only a batch quote carries (the previous
+# close, the share count and how the cap was found, the currency and the provider's name).
+STREAMED_QUOTE_FIELDS = tuple(
+    name
+    for name in QUOTE_FIELDS
+    if name
+    not in {
+        "previous_close",
+        "shares_outstanding",
+        "market_cap_source",
+        "market_cap_shares",
+        "currency",
+        "source",
+    }
+)
+
+
 class PriceSnapshot(models.Model):
     """One row per instrument per refresh run; sector totals over time sum one `taken_at`."""
 

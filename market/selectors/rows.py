@@ -16,34 +16,12 @@ from django.urls import reverse
 
 from market.analytics import PriceRange, TradesLike
 from market.models import (
+    QUOTE_FIELDS,
     Instrument,
     MarketState,
     Miner,
 )
 from market.selectors.stats import InstrumentStats
-
-QUOTE_FIELDS = (
-    "price",
-    "previous_close",
-    "change",
-    "change_percent",
-    "market_state",
-    "pre_market_price",
-    "pre_market_change",
-    "pre_market_change_percent",
-    "post_market_price",
-    "post_market_change",
-    "post_market_change_percent",
-    "day_high",
-    "day_low",
-    "volume",
-    "shares_outstanding",
-    "market_cap",
-    "market_cap_shares",
-    "provider_time",
-    "fetched_at",
-    "source",
-)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from market import sessions, signals
 from market.models import (
+    QUOTE_FIELDS,
     Feed,
     Instrument,
     MarketState,
@@ -45,31 +46,7 @@ logger = logging.getLogger(__name__)
 SHARE_PLACES = Decimal("0.0001")  # Quote.market_cap_shares
 
 
-QUOTE_UPDATE_FIELDS = [
-    "price",
-    "previous_close",
-    "change",
-    "change_percent",
-    "market_state",
-    "pre_market_price",
-    "pre_market_change",
-    "pre_market_change_percent",
-    "post_market_price",
-    "post_market_change",
-    "post_market_change_percent",
-    "day_high",
-    "day_low",
-    "volume",
-    "shares_outstanding",
-    "market_cap",
-    "market_cap_source",
-    "market_cap_shares",
-    "currency",
-    "provider_time",
-    "fetched_at",
-    "source",
-    "feed",
-]
+QUOTE_UPDATE_FIELDS = list(QUOTE_FIELDS)
 
 
 SNAPSHOT_UPDATE_FIELDS = ["price", "market_state", "volume", "market_cap", "source"]

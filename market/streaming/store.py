@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from market import sessions, signals
-from market.models import Feed, Instrument, MarketState, Quote
+from market.models import STREAMED_QUOTE_FIELDS, Feed, Instrument, MarketState, Quote
 from market.providers.ticks import EXTENDED, POST, PRE, Tick
 
 logger = logging.getLogger(__name__)
@@ -28,25 +28,7 @@ FOUR_PLACES = Decimal("0.0001")
 EIGHT_PLACES = Decimal("0.00000001")
 CENTS = Decimal("0.01")
 
-STREAM_FIELDS = [
-    "price",
-    "change",
-    "change_percent",
-    "market_state",
-    "pre_market_price",
-    "pre_market_change",
-    "pre_market_change_percent",
-    "post_market_price",
-    "post_market_change",
-    "post_market_change_percent",
-    "day_high",
-    "day_low",
-    "volume",
-    "market_cap",
-    "provider_time",
-    "fetched_at",
-    "feed",
-]
+STREAM_FIELDS = list(STREAMED_QUOTE_FIELDS)
 
 
 class Coalescer:
