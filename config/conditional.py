@@ -11,10 +11,12 @@ no-cache`). `conditional_page` answers from one multi-key cache read, before the
   (sign-out or another browser never matches), the **session auth hash** (a password change
   made in this session) and the user id. The CSRF secret needs no place: the body carries a
   token for the secret the browser holds, which changes only with the session key (sign-in);
-- the full path, htmx's request headers (they choose the fragment), and a **time bucket** of
-  PAGE_ETAG_SECONDS (60 s by default): pages say "3 minutes ago" and show the market session's
-  phase, so a body is reused for a minute at most. Each session's bucket starts at its own
-  offset within the interval, so that sessions do not all render again at the same second.
+- the full path, htmx's request headers (they choose the fragment), and the **time** since the
+  market data last changed, in whole PAGE_ETAG_SECONDS (90 s by default): pages say "3 minutes
+  ago" and show the market session's phase, so a body is reused for that long at most once the
+  data stops changing (a closed market, a failing provider). The clock starts when the market
+  token was made, not at fixed times: while quotes are refreshed more often than that (every
+  minute), a page changes with its data alone, and is rendered once per refresh, not twice.
 
 A matching `If-None-Match` gets a 304: no template, no query (the session's data comes from the
 same cache read as the tokens; the user row is never loaded). There is no ETag, so never a 304,
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -89,10 +90,11 @@ def _remember_user(session_key: str | None, user_id) -> None:
         _session_users[session_key] = user_id
 
 
-def _time_bucket(who: str) -> int:
+def _time_part(market_token: str | None) -> int:
+    """Whole PAGE_ETAG_SECONDS since the market token was made (since the epoch for a token that
+    does not say when: the wall clock's intervals)."""
     seconds = max(1, settings.PAGE_ETAG_SECONDS)
-    offset = zlib.crc32(who.encode()) % seconds
-    return (int(time.time()) + offset) // seconds
+    return int((time.time() - (versions.born(market_token) or 0)) // seconds)
 
 
 def page_validator(request: HttpRequest) -> Validator | None:
@@ -124,7 +126,7 @@ def page_validator(request: HttpRequest) -> Validator | None:
     if not all(tokens):
         return None  # the cache did not answer: a token we cannot read proves nothing
     htmx = sorted((name, value) for name, value in request.META.items() if name[:8] == "HTTP_HX_")
-    bucket = _time_bucket(who[0])
+    bucket = _time_part(tokens[0].partition(".")[2])  # the market token, without its epoch
     raw = "\n".join([*tokens, *who, request.get_full_path(), repr(htmx), str(bucket)])
     digest = hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
     # Weak: two renders under one ETag mean the same page, not the same bytes (the CSRF token

@@ -357,10 +357,12 @@ CLOSED_MARKET_REFRESH_MINUTES = int(os.environ.get("CLOSED_MARKET_REFRESH_MINUTE
 # A symbol the provider answers "unknown" (Yahoo: 404 "symbol may be delisted") for this many
 # daily bars refreshes in a row is made inactive, keeping its data; an admin can reactivate it.
 DELIST_AFTER_FAILURES = int(os.environ.get("DELIST_AFTER_FAILURES", "10"))
-# A page's ETag changes at least this often, so that a body the browser reuses (304) shows
-# relative times ("3 minutes ago") at most this old; anonymous visitors' shared pages are kept
-# in the cache this long at most (config/conditional.py). The open market's refresh interval.
-PAGE_ETAG_SECONDS = int(os.environ.get("PAGE_ETAG_SECONDS", "60"))
+# Once the market data stops changing, a page's ETag changes this often, so that a body the
+# browser reuses (304) shows relative times ("3 minutes ago") at most this old; anonymous
+# visitors' shared pages are kept in the cache this long at most (config/conditional.py).
+# Longer than the quotes refresh interval (60 s, with the run's own time on top), so that while
+# quotes are refreshed a page is rendered again once per refresh, not also on the clock.
+PAGE_ETAG_SECONDS = int(os.environ.get("PAGE_ETAG_SECONDS", "90"))
 # Everything kept in the cache can be computed again (sessions are cached_db), so when Redis does
 # not answer, a read is a miss and a write is skipped (django-redis), logged at most every
 # 30 seconds per process (config/log_filters.py), instead of a server error on every page.

@@ -27,6 +27,7 @@ default an old entry could still carry.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -42,10 +43,23 @@ def user_key(user_id) -> str:
     return f"versions:user:{user_id}"
 
 
+def _new_token() -> str:
+    """A random value that says when it was made (whole seconds, then "-"): what a page shows
+    of the clock ("3 minutes ago") is reckoned from when its data last changed
+    (config/conditional.py)."""
+    return f"{int(time.time())}-{uuid.uuid4().hex}"
+
+
+def born(token: str | None) -> int | None:
+    """When the raw token value `token` was made, in Unix seconds; None for a value without it."""
+    head, sep, _ = (token or "").partition("-")
+    return int(head) if sep and head.isdigit() else None
+
+
 def _replace(keys: Iterable[str]) -> None:
     keys = list(keys)
     if keys:
-        cache.set_many({key: uuid.uuid4().hex for key in keys}, None)
+        cache.set_many({key: _new_token() for key in keys}, None)
 
 
 def _replace_now_and_on_commit(keys: list[str]) -> None:
@@ -68,7 +82,7 @@ def current(keys: list[str], found: dict | None = None) -> tuple[str, ...]:
         if missing:
             # add() keeps a token another process set first.
             for key in missing:
-                cache.add(key, uuid.uuid4().hex, None)
+                cache.add(key, _new_token(), None)
             found.update(cache.get_many(missing))
     epoch = found.get(EPOCH, "")
     return tuple(f"{epoch}.{found[key]}" if epoch and found.get(key) else "" for key in keys)

@@ -341,6 +341,27 @@ def test_the_etag_changes_with_the_clock_so_relative_times_move(
     assert_not_modified(user_client, "/", response["ETag"])
 
 
+def test_the_clock_runs_from_the_last_market_change_so_a_refresh_renders_once(
+    user_client, holding, settings, _still_clock
+):
+    """While quotes are refreshed more often than PAGE_ETAG_SECONDS, a page is rendered again
+    with each refresh only: the clock's part of the ETag starts again with every change."""
+    settings.PAGE_ETAG_SECONDS = 90
+    etag = first(user_client, "/")["ETag"]
+    _still_clock.shift(80)
+    assert_not_modified(user_client, "/", etag)
+    versions.market_changed()  # a quotes refresh ends, 80 s after the page was rendered
+    response, templates = get(user_client, "/", etag)
+    assert response.status_code == 200 and templates
+    etag = response["ETag"]
+    _still_clock.shift(60)  # 140 s after the first render, 60 s after the refresh
+    assert_not_modified(user_client, "/", etag)
+    _still_clock.shift(30)  # 90 s after the refresh, and nothing changed since
+    response, templates = get(user_client, "/", etag)
+    assert response.status_code == 200 and templates
+    assert response["ETag"] != etag
+
+
 def test_a_lost_version_token_never_revalidates_an_old_page(user_client, holding):
     etag = first(user_client, "/")["ETag"]
     cache.delete(versions.MARKET)  # evicted, or Redis restarted without its data
