@@ -39,12 +39,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbSessionStore
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 
 from config import versions
@@ -184,7 +186,8 @@ def conditional_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method not in ("GET", "HEAD"):
             return view(request, *args, **kwargs)
-        validator = page_validator(request)
+        # Computed once per request: RevalidateEarlyMiddleware may have done it already.
+        validator = getattr(request, _VALIDATOR, None) or page_validator(request)
         if validator is not None:
             not_modified = get_conditional_response(request, etag=validator.etag)
             if not_modified is not None:
@@ -202,7 +205,44 @@ def conditional_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
             _share(shared_key, response)
         return _headed(response, validator)
 
+    wrapper.conditional_page = True  # found by RevalidateEarlyMiddleware through the URL
     return wrapper
+
+
+_VALIDATOR = "_page_validator"
+
+
+class RevalidateEarlyMiddleware:
+    """A browser asking again for a page it kept (`If-None-Match` on a URL whose view is a
+    `conditional_page`) gets its 304 here, before the rest of the middleware runs: that answer
+    needs the URL, the headers and the session cookie, whose data the validator reads from the
+    cache itself, so it sits below the middleware that add their headers to every answer
+    (security, frame options, CSP) and above those that read the session, the user, messages
+    or htmx. Any other request goes on as usual, carrying the validator computed here so that
+    the view does not compute it again."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("GET", "HEAD") and "HTTP_IF_NONE_MATCH" in request.META:
+            try:
+                match = resolve(request.path_info)
+            except Resolver404:
+                match = None
+            if match is not None and getattr(match.func, "conditional_page", False):
+                request.session = self.session_store(
+                    request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+                )
+                validator = page_validator(request)
+                if validator is not None:
+                    not_modified = get_conditional_response(request, etag=validator.etag)
+                    if not_modified is not None:
+                        return _headed(not_modified, validator)
+                    setattr(request, _VALIDATOR, validator)
+                del request.session  # SessionMiddleware sets its own
+        return self.get_response(request)
 
 
 class UserWritesMiddleware:

@@ -341,6 +341,22 @@ def test_the_etag_changes_with_the_clock_so_relative_times_move(
     assert_not_modified(user_client, "/", response["ETag"])
 
 
+def test_the_view_revalidates_on_its_own_without_the_early_middleware(
+    user_client, holding, settings
+):
+    """RevalidateEarlyMiddleware only answers sooner: without it the view's decorator gives the
+    same ETag and the same 304."""
+    etag = first(user_client, "/")["ETag"]
+    settings.MIDDLEWARE = [
+        name
+        for name in settings.MIDDLEWARE
+        if name != "config.conditional.RevalidateEarlyMiddleware"
+    ]
+    assert_not_modified(user_client, "/", etag)
+    response, templates = get(user_client, "/", '"stale"')
+    assert response.status_code == 200 and templates and response["ETag"] == etag
+
+
 def test_the_clock_runs_from_the_last_market_change_so_a_refresh_renders_once(
     user_client, holding, settings, _still_clock
 ):
