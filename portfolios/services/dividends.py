@@ -71,17 +71,21 @@ def reconcile(holding: Holding, entries: Sequence[Transaction], position: ledger
         Transaction.objects.bulk_update(to_update, ["quantity", "price", "note"])
 
 
-def apply_dividends(dividend_ids: Sequence[int]) -> int:
-    """Bring every holding of these dividends' instruments in line with the dividend history
-    (each in its own transaction); for the market's refresh to call when it stores new
-    dividends. Returns the number of holdings recomputed."""
+def apply_dividends(dividend_ids: Sequence[int] = (), *, instrument_ids: Sequence[int] = ()) -> int:
+    """Bring every holding of these instruments in line with their dividend history, each in
+    its own transaction: those of `dividend_ids` (new or restated by a bars run) and
+    `instrument_ids` (whose history was edited: a dividend changed or deleted). A holding whose
+    ledger is contradicted by its split history is left as it was (the split update tells its
+    owner). Returns the number of holdings recomputed."""
     from portfolios.services.transactions import _Oversold, _recompute_locked
 
-    instrument_ids = set(
+    instruments = set(
         Dividend.objects.filter(pk__in=dividend_ids).values_list("instrument_id", flat=True)
-    )
+    ) | set(instrument_ids)
+    if not instruments:
+        return 0
     holding_ids = list(
-        Holding.objects.filter(instrument_id__in=instrument_ids)
+        Holding.objects.filter(instrument_id__in=instruments)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
