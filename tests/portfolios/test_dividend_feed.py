@@ -1,5 +1,5 @@
-"""Dividends reach the ledgers on their own: from a bars run (Yahoo's recorded AAPL history) and
-from the admin."""
+"""Dividends reach the ledgers on their own: from a bars run (Yahoo's recorded AAPL history), from
+the admin, converted when paid in another currency, and on the shares of their ex-date."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from market import services as market_services
-from market.models import Dividend, SplitEvent
+from market.models import DailyBar, Dividend, Instrument, SplitEvent
 from market.providers.yahoo import YahooProvider
 from market.signals import dividends_recorded
 from portfolios.models import Holding, Transaction
@@ -224,6 +224,118 @@ def test_a_dividend_added_in_the_admin_is_paid(
         (dt.date(2025, 2, 7), D(10), D("0.125"), D(0), True, "Dividend of 0.125 per share")
     ]
     assert dividend_entries(holding_of(portfolio, clsk)) == []
+
+
+# -- the amount paid then ------------------------------------------------------------------------
+
+
+def fx_bars(symbol: str, closes: dict[str, str]) -> Instrument:
+    rate = InstrumentFactory(symbol=symbol, kind=Instrument.Kind.FX, exchange="FX")
+    for day, close in closes.items():
+        DailyBar.objects.create(
+            instrument=rate, date=dt.date.fromisoformat(day), close=D(close), adj_close=D(close)
+        )
+    return rate
+
+
+def test_a_dividend_in_another_currency_is_converted_at_the_ex_dates_fx_close(
+    portfolio, iren, trade, eager_tasks, django_capture_on_commit_callbacks
+):
+    fx_bars("EURUSD=X", {"2025-02-06": "1.0300", "2025-02-07": "1.0850", "2025-02-10": "1.2000"})
+    trade(iren, "buy", "2025-01-06", 10, "40")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Dividend.objects.create(
+            instrument=iren, ex_date=dt.date(2025, 2, 7), amount=D("0.5"), currency="EUR"
+        )
+        # On a day without a rate (a Sunday): the last close before it.
+        Dividend.objects.create(
+            instrument=iren, ex_date=dt.date(2025, 2, 9), amount=D("0.333"), currency="EUR"
+        )
+
+    holding = holding_of(portfolio, iren)
+    assert dividend_entries(holding) == [
+        (dt.date(2025, 2, 7), D(10), D("0.5425"), D(0), True, "Dividend of 0.5425 per share"),
+        (dt.date(2025, 2, 9), D(10), D("0.361305"), D(0), True, "Dividend of 0.361305 per share"),
+    ]
+    assert holding.realized_pnl == D("9.03805")  # (0.5 x 1.085 + 0.333 x 1.085) x 10
+
+
+def test_a_dividend_without_a_rate_is_left_out_and_logged_until_one_is_stored(
+    portfolio, iren, trade, eager_tasks, django_capture_on_commit_callbacks, caplog
+):
+    trade(iren, "buy", "2025-01-06", 10, "40")
+    fx_bars("GBPUSD=X", {"2025-02-10": "1.2400"})  # the history starts after the ex-date
+
+    with caplog.at_level(logging.WARNING, logger="portfolios.services.dividends"):
+        with django_capture_on_commit_callbacks(execute=True):
+            dividend = Dividend.objects.create(
+                instrument=iren, ex_date=dt.date(2025, 2, 7), amount=D("0.2"), currency="GBP"
+            )
+        with django_capture_on_commit_callbacks(execute=True):
+            Dividend.objects.create(
+                instrument=iren,
+                ex_date=dt.date(2025, 2, 7) + dt.timedelta(days=60),
+                amount=D("0.2"),
+                currency="CHF",
+            )
+
+    holding = holding_of(portfolio, iren)
+    assert dividend_entries(holding) == []
+    assert holding.realized_pnl == 0
+    assert (
+        caplog.messages[:2]
+        == [
+            f"dividend of 0.20000000 GBP on 2025-02-07 not paid to holding {holding.pk}: no "
+            "GBPUSD=X close on or before its ex-date to convert it to USD",
+        ]
+        * 2
+    )  # the second dividend's recompute passes this one again
+    assert caplog.messages[2] == (
+        f"dividend of 0.20000000 CHF on 2025-04-08 not paid to holding {holding.pk}: no "
+        "CHFUSD=X close on or before its ex-date to convert it to USD"
+    )
+    # The missing rate is fetched from now on, by the bars refresh like any instrument's.
+    assert Instrument.objects.get(symbol="CHFUSD=X").is_active
+
+    fx_bars("CHFUSD=X", {"2025-04-07": "1.2100"})
+    DailyBar.objects.create(
+        instrument=Instrument.objects.get(symbol="GBPUSD=X"),
+        date=dt.date(2025, 2, 7),
+        close=D("1.2475"),
+        adj_close=D("1.2475"),
+    )
+    trade(iren, "buy", "2025-05-05", 1, "40")  # the next recompute pays them
+
+    holding.refresh_from_db()
+    assert dividend_entries(holding) == [
+        (dividend.ex_date, D(10), D("0.2495"), D(0), True, "Dividend of 0.2495 per share"),
+        (dt.date(2025, 4, 8), D(10), D("0.242"), D(0), True, "Dividend of 0.242 per share"),
+    ]
+    assert holding.realized_pnl == D("4.915")
+
+
+def test_a_dividend_before_a_split_is_paid_per_share_held_then(
+    portfolio, iren, trade, split_event, eager_tasks, django_capture_on_commit_callbacks
+):
+    # Like Yahoo's history, the stored amounts are on today's share basis: 0.10 before the
+    # 4-for-1 of 3 March was 0.40 a share then.
+    trade(iren, "buy", "2025-01-06", 10, "40")
+    split_event(iren, "2025-03-03", "4")
+    with django_capture_on_commit_callbacks(execute=True):
+        Dividend.objects.create(
+            instrument=iren, ex_date=dt.date(2025, 2, 7), amount=D("0.1"), currency="USD"
+        )
+        Dividend.objects.create(
+            instrument=iren, ex_date=dt.date(2025, 5, 9), amount=D("0.1"), currency="USD"
+        )
+
+    holding = holding_of(portfolio, iren)
+    assert dividend_entries(holding) == [
+        (dt.date(2025, 2, 7), D(10), D("0.4"), D(0), True, "Dividend of 0.4 per share"),
+        (dt.date(2025, 5, 9), D(40), D("0.1"), D(0), True, "Dividend of 0.1 per share"),
+    ]
+    assert (holding.quantity, holding.realized_pnl) == (D(40), D(8))
 
 
 # -- when the ledgers' update cannot be queued ---------------------------------------------------
