@@ -8,5 +8,9 @@ quotes_refreshed = Signal()
 # Sent after new split events were stored; kwargs: split_event_ids (list[int]).
 splits_recorded = Signal()
 
+# Sent after dividends were stored that are new or whose amount or currency changed;
+# kwargs: dividend_ids (list[int]).
+dividends_recorded = Signal()
+
 # Sent after the live stream wrote quotes and committed; kwargs: instrument_ids (list[int]).
 quotes_streamed = Signal()

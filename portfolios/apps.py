@@ -52,6 +52,40 @@ def _on_split_event_changed(sender, instance, raw=False, **kwargs):
         log.exception("could not queue the ledger update for %s's splits", instance.instrument_id)
 
 
+def _queue_dividends_update(what: str, **task_kwargs) -> None:
+    """Queue apply_dividends once the current transaction has committed (at once outside one).
+    A broker that cannot be reached is logged, never raised into the write that sent us: the
+    next recompute of each holding applies the dividends."""
+    from django.db import transaction
+
+    from portfolios.tasks import apply_dividends
+
+    def queue() -> None:
+        try:
+            apply_dividends.delay(**task_kwargs)
+        except Exception:
+            log.exception("could not queue the ledger update for %s", what)
+
+    transaction.on_commit(queue)
+
+
+def _on_dividends_recorded(sender, dividend_ids=(), **kwargs):
+    """Queue the ledgers' update for new or restated dividends (found by a bars run), so the
+    bars task does not wait for every holding of their instruments to be recomputed."""
+    if dividend_ids:
+        _queue_dividends_update(f"dividends {list(dividend_ids)}", dividend_ids=list(dividend_ids))
+
+
+def _on_dividend_changed(sender, instance, raw=False, **kwargs):
+    """A dividend added, edited or deleted outside a bars run (in the admin) reaches the
+    ledgers: every holding of its instrument is recomputed once the change has committed (for
+    a deleted one, that removes its automatic entries)."""
+    if raw:  # loaddata: the fixture's ledgers are loaded as they were
+        return
+    instrument_id = instance.instrument_id
+    _queue_dividends_update(f"{instrument_id}'s dividends", instrument_ids=[instrument_id])
+
+
 def _parent_owner_changed(parent: str):
     """A receiver for rows owned through a parent (a holding's portfolio, an item's watchlist):
     the owner comes from the parent already loaded on the row, else from one small query."""
@@ -77,7 +111,12 @@ class PortfoliosConfig(AppConfig):
     verbose_name = "Watchlists and portfolios"
 
     def ready(self) -> None:
-        from market.signals import quotes_refreshed, quotes_streamed, splits_recorded
+        from market.signals import (
+            dividends_recorded,
+            quotes_refreshed,
+            quotes_streamed,
+            splits_recorded,
+        )
         from market.streaming.sse import PRIVATE_PARTS
         from portfolios.live import open_portfolio
 
@@ -85,7 +124,9 @@ class PortfoliosConfig(AppConfig):
         quotes_streamed.connect(_on_quotes_streamed, dispatch_uid="portfolios.alerts.stream")
         PRIVATE_PARTS["portfolio"] = open_portfolio
         splits_recorded.connect(_on_splits_recorded, dispatch_uid="portfolios.splits")
+        dividends_recorded.connect(_on_dividends_recorded, dispatch_uid="portfolios.dividends")
         self._connect_split_events()
+        self._connect_dividends()
         self._connect_user_versions()
 
     def _connect_split_events(self) -> None:
@@ -98,6 +139,18 @@ class PortfoliosConfig(AppConfig):
                 _on_split_event_changed,
                 sender=SplitEvent,
                 dispatch_uid=f"portfolios.split.{suffix}",
+            )
+
+    def _connect_dividends(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from market.models import Dividend
+
+        for signal, suffix in ((post_save, "save"), (post_delete, "delete")):
+            signal.connect(
+                _on_dividend_changed,
+                sender=Dividend,
+                dispatch_uid=f"portfolios.dividend.{suffix}",
             )
 
     def _connect_user_versions(self) -> None:

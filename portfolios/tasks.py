@@ -22,6 +22,15 @@ def apply_splits(
     return services.apply_splits(split_event_ids or (), instrument_ids=instrument_ids or ())
 
 
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=540, ignore_result=True)
+def apply_dividends(
+    dividend_ids: list[int] | None = None, instrument_ids: list[int] | None = None
+) -> int:
+    """Bring the ledgers holding these instruments (those of new or restated dividends, or those
+    whose dividend history was edited) in line with their dividend history."""
+    return services.apply_dividends(dividend_ids or (), instrument_ids=instrument_ids or ())
+
+
 @shared_task(bind=True, acks_late=True, time_limit=120, soft_time_limit=100, ignore_result=True)
 def fetch_fx_rates(self, symbols: list[str]) -> str:
     """Quote new FX-rate instruments now, not at the next beat tick, so that a portfolio in

@@ -40,6 +40,18 @@ def _isolated_cache(settings, tmp_path):
     yield
 
 
+@pytest.fixture(scope="session")
+def yfinance_cache_directory(tmp_path_factory):
+    """yfinance's persistent caches live in a directory of this test run, set through its public
+    setting before any test calls yfinance (never ~/.cache/py-yfinance). Every test that drives
+    yfinance asks for it (the market tests all do, tests/market/conftest.py)."""
+    from tests.market.yahoo_transport import use_cache_directory
+
+    directory = tmp_path_factory.mktemp("yfinance")
+    use_cache_directory(directory)
+    return directory
+
+
 @pytest.fixture
 def user(db):
     from tests.factories import UserFactory

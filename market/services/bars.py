@@ -58,6 +58,7 @@ class _BarsTally:
     new_split_ids: list[int] = field(default_factory=list)
     refetch: dict[int, date] = field(default_factory=dict)  # instrument id -> first stored bar
     dividends: int = 0
+    changed_dividends: int = 0  # new, or with another amount or currency than stored
     answered: set[int] = field(default_factory=set)  # ids the provider had an answer for
     unknown: dict[int, str] = field(default_factory=dict)  # id -> why it did not know the symbol
     deactivated: list[str] = field(default_factory=list)
@@ -96,7 +97,8 @@ def _store_bars(
     first_dates: dict[int, date | None],
     tally: _BarsTally,
 ) -> None:
-    """Upsert the bars, splits and dividends of one provider answer; note the new splits."""
+    """Upsert the bars, splits and dividends of one provider answer; note the new splits and
+    the new or changed dividends."""
     bars: list[DailyBar] = []
     splits: dict[tuple[int, date], SplitEvent] = {}
     dividends: dict[tuple[int, date], Dividend] = {}
@@ -137,13 +139,10 @@ def _store_bars(
             update_fields=BAR_UPDATE_FIELDS,
             batch_size=BAR_BATCH_SIZE,
         )
-        if dividends:
-            Dividend.objects.bulk_create(
-                list(dividends.values()),
-                update_conflicts=True,
-                unique_fields=["instrument", "ex_date"],
-                update_fields=["amount", "currency"],
-            )
+        changed_dividend_ids = _store_dividends(dividends)
+        if changed_dividend_ids:
+            tally.changed_dividends += len(changed_dividend_ids)
+            transaction.on_commit(lambda: _send_dividends_recorded(changed_dividend_ids))
         new_keys = [key for key in splits if key not in known]
         if splits:
             SplitEvent.objects.bulk_create(
@@ -170,6 +169,51 @@ def _store_bars(
         RefreshRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
     tally.bars += len(bars)
     tally.dividends += len(dividends)
+
+
+def _store_dividends(dividends: dict[tuple[int, date], Dividend]) -> list[int]:
+    """Upsert the dividends that are new or whose amount or currency changed (a provider may
+    restate them, as Yahoo does for every dividend before a split); returns their ids.
+    Unchanged ones are not written, so a run that brings nothing new changes nothing."""
+    if not dividends:
+        return []
+    stored = {
+        (instrument_id, ex_date): (amount, currency)
+        for instrument_id, ex_date, amount, currency in Dividend.objects.filter(
+            instrument_id__in={key[0] for key in dividends}
+        ).values_list("instrument_id", "ex_date", "amount", "currency")
+    }
+    changed = {
+        key: dividend
+        for key, dividend in dividends.items()
+        if stored.get(key) != (dividend.amount, dividend.currency)
+    }
+    if not changed:
+        return []
+    Dividend.objects.bulk_create(
+        list(changed.values()),
+        update_conflicts=True,
+        unique_fields=["instrument", "ex_date"],
+        update_fields=["amount", "currency"],
+    )
+    rows = Dividend.objects.filter(
+        instrument_id__in={key[0] for key in changed},
+        ex_date__in={key[1] for key in changed},
+    ).values_list("pk", "instrument_id", "ex_date")
+    return sorted(pk for pk, instrument_id, ex_date in rows if (instrument_id, ex_date) in changed)
+
+
+def _send_dividends_recorded(dividend_ids: list[int]) -> None:
+    for receiver, response in signals.dividends_recorded.send_robust(
+        sender=Dividend, dividend_ids=dividend_ids
+    ):
+        if isinstance(response, Exception):
+            logger.error(
+                "dividends_recorded receiver %r failed for %s",
+                receiver,
+                dividend_ids,
+                exc_info=response,
+            )
 
 
 def _send_splits_recorded(split_event_ids: list[int]) -> None:
@@ -321,6 +365,7 @@ def _bars_details(tally: _BarsTally) -> dict:
         "refetched": len(tally.refetch),
         "dropped_bars": tally.dropped,
         "dividends": tally.dividends,
+        "changed_dividends": tally.changed_dividends,
         "deactivated": tally.deactivated,
     }
 

@@ -4,18 +4,39 @@ Like split entries, automatic dividend entries are derived: the per-share amount
 `Dividend` times the shares held as its ex-date opens. They are created, adjusted and removed by
 every recompute of the holding. A dividend the user recorded for an ex-date (or an automatic one
 they edited, which becomes theirs) takes that ex-date's place and is never touched.
+
+The per-share amount the ledger pays is the one paid then, in the instrument's currency:
+- The provider states past dividends on today's share basis (Yahoo divides a dividend before a
+  split by its ratio, and a bars run re-reads the history after a new split), while the ledger
+  holds the shares of the ex-date, so the stored amount is multiplied back by the ratios of the
+  splits after the ex-date.
+- A dividend paid in another currency than the instrument's is converted at the FX close of its
+  ex-date (the last daily bar of the rate on or before it). Without one it is left out, and
+  logged, until a recompute finds the rate: the rate instrument is created so that the bars
+  refresh fetches its history.
 """
 
 from __future__ import annotations
 
+import decimal
+import logging
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
 
 from django.db import transaction as db
 
 from config import versions
-from market.models import Dividend
+from market.models import DailyBar, Dividend
 from portfolios import ledger
 from portfolios.models import Holding, Transaction
+from portfolios.services.instruments import ensure_fx_instruments, fx_symbol
+
+log = logging.getLogger(__name__)
+# Enough digits for an amount times a rate and split ratios before rounding to stored places.
+_CONTEXT = decimal.Context(prec=50, rounding=decimal.ROUND_HALF_EVEN)
 
 DIVIDEND = Transaction.Kind.DIVIDEND
 
@@ -24,17 +45,78 @@ def dividend_label(amount) -> str:
     return f"Dividend of {amount.normalize():f} per share"
 
 
-def market_dividends(holding: Holding, entries: Sequence[Transaction]) -> list:
+def market_dividends(
+    holding: Holding, entries: Sequence[Transaction], splits: Sequence[ledger.Split] = ()
+) -> list[ledger.DividendEvent]:
     """The instrument's dividends the ledger should pay on its own: those on an ex-date without
-    a dividend of the user's."""
+    a dividend of the user's, per share held then and in the instrument's currency (`splits`:
+    the instrument's split history)."""
     own = {e.trade_date for e in entries if e.kind == DIVIDEND and not e.automatic}
-    return [
-        ledger.DividendEvent(ex_date, amount)
-        for ex_date, amount in Dividend.objects.filter(
-            instrument_id=holding.instrument_id
-        ).values_list("ex_date", "amount")
-        if ex_date not in own
+    stored = [
+        row
+        for row in Dividend.objects.filter(instrument_id=holding.instrument_id).values_list(
+            "ex_date", "amount", "currency"
+        )
+        if row[0] not in own
     ]
+    if not stored:
+        return []
+    currency = holding.instrument.currency
+    foreign = {paid_in for _, _, paid_in in stored if currency and paid_in != currency}
+    rates = _fx_closes(foreign, currency, until=max(ex_date for ex_date, _, _ in stored))
+    events, unconverted = [], set()
+    for ex_date, amount, paid_in in stored:
+        if paid_in in foreign:
+            rate = _close_on(rates.get(paid_in), ex_date)
+            if rate is None:
+                log.warning(
+                    "dividend of %s %s on %s not paid to holding %s: no %s close on or "
+                    "before its ex-date to convert it to %s",
+                    amount,
+                    paid_in,
+                    ex_date,
+                    holding.pk,
+                    fx_symbol(paid_in, currency),
+                    currency,
+                )
+                unconverted.add((paid_in, currency))
+                continue
+            amount = _CONTEXT.multiply(amount, rate)
+        for split in splits:
+            if split.split_date > ex_date:  # stated on the basis after this split
+                amount = _CONTEXT.multiply(amount, split.ratio)
+        events.append(
+            ledger.DividendEvent(ex_date, amount.quantize(ledger.STORED, context=_CONTEXT))
+        )
+    ensure_fx_instruments(unconverted)  # the bars refresh fetches their history from now on
+    return events
+
+
+def _fx_closes(
+    currencies: set[str], to_currency: str, *, until: date
+) -> dict[str, tuple[list[date], list[Decimal]]]:
+    """Each currency's daily closes in `to_currency` up to `until`: dates and closes, in order."""
+    if not currencies:
+        return {}
+    currency_of = {fx_symbol(c, to_currency): c for c in currencies}
+    closes: dict[str, tuple[list[date], list[Decimal]]] = defaultdict(lambda: ([], []))
+    for symbol, day, close in (
+        DailyBar.objects.filter(instrument__symbol__in=currency_of, date__lte=until)
+        .order_by("date")
+        .values_list("instrument__symbol", "date", "close")
+    ):
+        dates, values = closes[currency_of[symbol]]
+        dates.append(day)
+        values.append(close)
+    return dict(closes)
+
+
+def _close_on(series: tuple[list[date], list[Decimal]] | None, day: date) -> Decimal | None:
+    if not series:
+        return None
+    dates, values = series
+    index = bisect_right(dates, day)
+    return values[index - 1] if index else None
 
 
 def reconcile(holding: Holding, entries: Sequence[Transaction], position: ledger.Position) -> None:
@@ -71,17 +153,21 @@ def reconcile(holding: Holding, entries: Sequence[Transaction], position: ledger
         Transaction.objects.bulk_update(to_update, ["quantity", "price", "note"])
 
 
-def apply_dividends(dividend_ids: Sequence[int]) -> int:
-    """Bring every holding of these dividends' instruments in line with the dividend history
-    (each in its own transaction); for the market's refresh to call when it stores new
-    dividends. Returns the number of holdings recomputed."""
+def apply_dividends(dividend_ids: Sequence[int] = (), *, instrument_ids: Sequence[int] = ()) -> int:
+    """Bring every holding of these instruments in line with their dividend history, each in
+    its own transaction: those of `dividend_ids` (new or restated by a bars run) and
+    `instrument_ids` (whose history was edited: a dividend changed or deleted). A holding whose
+    ledger is contradicted by its split history is left as it was (the split update tells its
+    owner). Returns the number of holdings recomputed."""
     from portfolios.services.transactions import _Oversold, _recompute_locked
 
-    instrument_ids = set(
+    instruments = set(
         Dividend.objects.filter(pk__in=dividend_ids).values_list("instrument_id", flat=True)
-    )
+    ) | set(instrument_ids)
+    if not instruments:
+        return 0
     holding_ids = list(
-        Holding.objects.filter(instrument_id__in=instrument_ids)
+        Holding.objects.filter(instrument_id__in=instruments)
         .order_by("pk")
         .values_list("pk", flat=True)
     )

@@ -101,7 +101,7 @@ def _recompute_locked(holding: Holding, since: date | None = None) -> Holding | 
             instrument_id=holding.instrument_id
         ).values_list("date", "ratio")
     ]
-    events = dividends.market_dividends(holding, entries)
+    events = dividends.market_dividends(holding, entries, splits)
     position = ledger.walk(trades, splits, events)
     if position.oversold:
         raise _Oversold(holding, position.oversold)

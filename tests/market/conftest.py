@@ -6,9 +6,5 @@ import pytest
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _yfinance_cache_directory(tmp_path_factory):
-    """yfinance's persistent caches live in a directory of this test run, set through its public
-    setting before any test calls yfinance (never ~/.cache/py-yfinance)."""
-    from tests.market.yahoo_transport import use_cache_directory
-
-    use_cache_directory(tmp_path_factory.mktemp("yfinance"))
+def _yfinance_cache_directory(yfinance_cache_directory):
+    """Every market test runs with yfinance's caches in this run's directory (tests/conftest.py)."""

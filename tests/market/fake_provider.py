@@ -11,6 +11,7 @@ from market.providers import (
     BarData,
     BarsData,
     Batch,
+    DividendData,
     ProfileData,
     ProviderError,
     QuoteData,
@@ -36,7 +37,9 @@ def quote(symbol: str, price="10.00", previous_close="9.50", **fields) -> QuoteD
 class FakeProvider:
     """Quotes from `quotes` (symbol -> QuoteData), per-symbol `errors`, or `raises` for the whole
     call. Bars: one bar a weekday at `base_close`, restated for the `splits` it knows (as Yahoo
-    does: closes before a split are divided by its ratio). Unknown symbols are UnknownSymbol."""
+    does: closes before a split are divided by its ratio), with the `dividends` of the range (as
+    they are stated now: symbol -> (ex-date, amount, currency)). Unknown symbols are
+    UnknownSymbol."""
 
     name = "fake"
 
@@ -49,6 +52,7 @@ class FakeProvider:
         profiles: dict[str, ProfileData] | None = None,
         bar_symbols: Sequence[str] = (),
         splits: dict[str, list[tuple[date, Decimal]]] | None = None,
+        dividends: dict[str, list[tuple[date, Decimal, str]]] | None = None,
         base_close: Decimal = Decimal("100"),
         hits: Sequence[SearchHit] = (),
         today: date = date(2026, 11, 24),
@@ -59,6 +63,7 @@ class FakeProvider:
         self.profiles = dict(profiles or {})
         self.bar_symbols = set(bar_symbols)
         self.splits = {s: list(events) for s, events in (splits or {}).items()}
+        self.dividends = {s: list(events) for s, events in (dividends or {}).items()}
         self.base_close = base_close
         self.hits = list(hits)
         self.today = today
@@ -120,6 +125,11 @@ class FakeProvider:
                 symbol=symbol,
                 bars=bars,
                 splits=[SplitData(d, r) for d, r in events if start <= d],
+                dividends=[
+                    DividendData(d, amount, currency)
+                    for d, amount, currency in self.dividends.get(symbol, [])
+                    if start <= d <= last
+                ],
             )
         return batch
 

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from market import services, signals
 from market.models import (
     DailyBar,
+    Dividend,
     Feed,
     Instrument,
     PriceSnapshot,
@@ -417,11 +418,16 @@ def received():
     def on_splits(sender, signal, **kwargs):
         events.append(("splits_recorded", kwargs))
 
+    def on_dividends(sender, signal, **kwargs):
+        events.append(("dividends_recorded", kwargs))
+
     signals.quotes_refreshed.connect(on_quotes)
     signals.splits_recorded.connect(on_splits)
+    signals.dividends_recorded.connect(on_dividends)
     yield events
     signals.quotes_refreshed.disconnect(on_quotes)
     signals.splits_recorded.disconnect(on_splits)
+    signals.dividends_recorded.disconnect(on_dividends)
 
 
 def test_quotes_refreshed_is_sent_after_commit_with_the_run_id(
@@ -562,6 +568,60 @@ def test_a_new_split_refetches_the_whole_history_and_is_signalled(
         services.update_bars(provider=provider, now=TUESDAY_11AM)
     assert received == []
     assert len(provider.calls) == 1
+
+
+def test_new_and_restated_dividends_are_signalled_after_commit_and_unchanged_ones_are_not(
+    db, received, django_capture_on_commit_callbacks
+):
+    InstrumentFactory(symbol="KO")
+    InstrumentFactory(symbol="PEP")
+    provider = FakeProvider(
+        bar_symbols=["KO", "PEP"],
+        dividends={
+            "KO": [(date(2026, 3, 13), Decimal("0.51"), "USD")],
+            "PEP": [(date(2026, 6, 5), Decimal("1.4225"), "USD")],
+        },
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = services.backfill_bars(years=1, provider=provider, now=TUESDAY_11AM)
+    assert received == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    ko = Dividend.objects.get(instrument__symbol="KO")
+    pep = Dividend.objects.get(instrument__symbol="PEP")
+    assert (ko.amount, pep.amount) == (Decimal("0.51"), Decimal("1.4225"))
+    assert received == [("dividends_recorded", {"dividend_ids": sorted([ko.pk, pep.pk])})]
+    assert (run.details["dividends"], run.details["changed_dividends"]) == (2, 2)
+
+    # The same answer again: nothing written, nothing sent.
+    received.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.backfill_bars(years=1, provider=provider, now=TUESDAY_11AM)
+    assert received == []
+    assert (run.details["dividends"], run.details["changed_dividends"]) == (2, 0)
+
+    # PEP's is restated (another amount), KO's paid in another currency, PEP gets a new one.
+    provider.dividends = {
+        "KO": [(date(2026, 3, 13), Decimal("0.51"), "EUR")],
+        "PEP": [
+            (date(2026, 6, 5), Decimal("1.42"), "USD"),
+            (date(2026, 9, 4), Decimal("1.42"), "USD"),
+        ],
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.backfill_bars(years=1, provider=provider, now=TUESDAY_11AM)
+    new = Dividend.objects.get(instrument__symbol="PEP", ex_date=date(2026, 9, 4))
+    assert received == [("dividends_recorded", {"dividend_ids": sorted([ko.pk, pep.pk, new.pk])})]
+    assert list(
+        Dividend.objects.order_by("instrument__symbol", "ex_date").values_list(
+            "instrument__symbol", "ex_date", "amount", "currency"
+        )
+    ) == [
+        ("KO", date(2026, 3, 13), Decimal("0.51"), "EUR"),
+        ("PEP", date(2026, 6, 5), Decimal("1.42"), "USD"),
+        ("PEP", date(2026, 9, 4), Decimal("1.42"), "USD"),
+    ]
+    assert run.details["changed_dividends"] == 3
 
 
 def test_a_bars_failure_records_a_failed_run(db):
