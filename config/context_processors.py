@@ -6,14 +6,22 @@ from django.utils.functional import SimpleLazyObject
 
 
 def site(request: HttpRequest) -> dict:
-    def unread_count() -> int:
+    def own():
+        """What the navigation and the pages show of the signed-in user's own rows
+        (portfolios.own_rows.own_summary), None for a visitor."""
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
-            return 0
-        return user.notifications.filter(read_at__isnull=True).count()
+            return None
+        from portfolios.own_rows import own_summary
 
-    # Lazy: only pages that show the navigation pay for the query.
+        return own_summary(user)
+
+    # Lazy: only pages that show them pay for reading them.
+    own_lazy = SimpleLazyObject(own)
     return {
         "market_data_provider": settings.MARKET_DATA_PROVIDER,
-        "unread_notifications": SimpleLazyObject(unread_count),
+        "own": own_lazy,
+        "unread_notifications": SimpleLazyObject(
+            lambda: own_lazy.unread_notifications if own_lazy else 0
+        ),
     }

@@ -9,6 +9,7 @@ from urllib.parse import urlencode, urlsplit
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -151,14 +152,6 @@ def _range_links(params: dict[str, str], ranges, defaults) -> list[dict]:
     ]
 
 
-def _first_run(request: HttpRequest) -> bool:
-    """A signed-in user who has neither a watchlist nor a portfolio yet."""
-    user = request.user
-    if not user.is_authenticated:
-        return False
-    return not (user.watchlists.exists() or user.portfolios.exists())
-
-
 def _query_of(url: str) -> str:
     """The query string of a URL a browser sent in a header; "" when it is not a URL."""
     try:
@@ -193,7 +186,9 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "params": params,
         "session": data.session,
         "refresh": data.refresh,
-        "first_run": _first_run(request) if not request.htmx else False,
+        # The welcome for a signed-in user with neither a watchlist nor a portfolio yet (the
+        # template asks their rows, `own`), on the full page only.
+        "may_welcome": not request.htmx,
         "outage": outage_notice(data.refresh.last_run, data.refresh.data_as_of),
         "fragment_seconds": data.fragment_seconds,
         "sort_headers": _sort_headers(params),
@@ -285,13 +280,26 @@ def miner(request: HtmxHttpRequest, symbol: str) -> HttpResponse:
     if instrument.symbol != symbol:
         return redirect("market:miner", symbol=instrument.symbol)
     chosen = RangeQuery(request.GET).value(selectors.MINER_RANGE_KEYS, DEFAULT_MINER_RANGE)
-    detail = selectors.miner_detail(instrument, history_range=chosen)
-    template_name = "market/miner.html"
     if request.htmx and request.htmx.target == "price-history":
-        template_name += "#history"
+        return render(request, "market/miner.html#history", _miner_context(instrument, chosen))
+    # The market part of the page is the same for every visitor: rendered once per market token
+    # (which every change of quotes, bars or facts replaces), market day and range, and kept.
+    tokens = selectors.current_tokens()
+    body = selectors.cached_on_token(
+        tokens.market,
+        "miner-body",
+        (tokens.market_date.isoformat(), instrument.symbol, chosen),
+        lambda: render_to_string("market/miner.html#body", _miner_context(instrument, chosen)),
+        selectors.FRAGMENT_SECONDS,
+    )
+    return render(request, "market/miner.html", {"instrument": instrument, "body": body})
+
+
+def _miner_context(instrument, chosen: str) -> dict:
+    detail = selectors.miner_detail(instrument, history_range=chosen)
     params = {"range": chosen}
     instrument_url = reverse("market:miner", args=[instrument.symbol])
-    context = {
+    return {
         "detail": detail,
         "instrument": instrument,
         "quote": detail.quote,
@@ -307,7 +315,6 @@ def miner(request: HtmxHttpRequest, symbol: str) -> HttpResponse:
         "lean_rule": analytics.LEAN_RULE,
         "correlation_window": analytics.CORRELATION_WINDOW,
     }
-    return render(request, template_name, context)
 
 
 @require_GET

@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef
-
 from market.models import Instrument
-from portfolios.models import Holding, PriceAlert, Watchlist, WatchlistItem
+from portfolios.models import Holding, PriceAlert, Watchlist
+from portfolios.own_rows import own_rows
 
 ZERO = Decimal(0)
 
@@ -72,16 +71,12 @@ class InstrumentPosition:
 
 
 def instrument_position(user, instrument: Instrument) -> InstrumentPosition:
-    """Three queries: the user's holdings of it (open or with realized P&L), their watchlists
-    (marked when it is on them; the page's "Add to watchlist" reuses them), the alerts on it."""
+    """The user's holdings of it (open or with realized P&L), their watchlists (marked when it is
+    on them; the page's "Add to watchlist" reuses them) and their alerts on it, from the user's
+    rows kept under their token (portfolios.own_rows)."""
     quote = getattr(instrument, "quote", None) if hasattr(instrument, "quote") else None
     price = quote.price if quote is not None else None
-    holdings = (
-        Holding.objects.filter(portfolio__owner=user, instrument=instrument)
-        .exclude(quantity=0, realized_pnl=0)
-        .select_related("portfolio")
-        .order_by("portfolio__name", "portfolio_id")
-    )
+    rows = own_rows(user)
     positions = [
         PortfolioPosition(
             holding=h,
@@ -89,20 +84,13 @@ def instrument_position(user, instrument: Instrument) -> InstrumentPosition:
             if price is not None and h.quantity > 0
             else None,
         )
-        for h in holdings
+        for h in rows.holdings_of(instrument.pk)
     ]
-    on_it = WatchlistItem.objects.filter(watchlist=OuterRef("pk"), instrument=instrument)
-    watchlists = list(
-        Watchlist.objects.filter(owner=user)
-        .annotate(has_instrument=Exists(on_it))
-        .order_by("position", "id")
-    )
-    alerts = list(PriceAlert.objects.filter(owner=user, instrument=instrument).order_by("id"))
     return InstrumentPosition(
         currency=(quote.currency if quote is not None and quote.currency else "")
         or instrument.currency,
         price=price,
         positions=positions,
-        all_watchlists=watchlists,
-        alerts=alerts,
+        all_watchlists=rows.watchlists_marked(instrument.pk),
+        alerts=rows.alerts_on(instrument.pk),
     )
