@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from market import sessions
 from market.presentation import miners_table, sort_rows
-from market.selectors.cache import cache_key
+from market.selectors.cache import cache_key, cached_on_token
 from market.selectors.freshness import (
     RefreshState,
     current_tokens,
@@ -62,11 +62,17 @@ class Dashboard:
         )
         self.tokens = current_tokens(self.now)
         self.session = sessions.session_info(self.now)
+        # The last quotes run and the newest quote change only with the market token (a run
+        # that starts changes nothing the pages show): read once per token, not per page.
+        last_run, data_as_of = cached_on_token(
+            self.tokens.market,
+            "refresh-state",
+            (),
+            lambda: (latest_quotes_run(), miners_quoted_at()),
+            FRAGMENT_SECONDS,
+        )
         self.refresh = RefreshState(
-            latest_quotes_run(),
-            miners_quoted_at(),
-            self.now,
-            stale_after(self.session.is_open),
+            last_run, data_as_of, self.now, stale_after(self.session.is_open)
         )
 
     @property
