@@ -5,14 +5,30 @@ from django.apps import AppConfig
 log = logging.getLogger(__name__)
 
 
+def _queue_after_commit(task_name: str, what: str, **task_kwargs) -> None:
+    """Queue the task once the current transaction has committed (at once outside one). A broker
+    that cannot be reached is logged, never raised into the write that sent us (a refresh, an
+    admin save that has already committed): the next refresh or recompute does the work."""
+    from django.db import transaction
+
+    from portfolios import tasks
+
+    def queue() -> None:
+        try:
+            getattr(tasks, task_name).delay(**task_kwargs)
+        except Exception:
+            log.exception("could not queue the %s", what)
+
+    transaction.on_commit(queue)
+
+
 def _on_quotes_refreshed(sender, refresh_run_id=None, **kwargs):
     """Queue the alert evaluation; never let a broker problem fail the refresh that sent us."""
-    from portfolios.tasks import evaluate_alerts
-
-    try:
-        evaluate_alerts.delay_on_commit(refresh_run_id)
-    except Exception:  # the broker is down: the next refresh queues the evaluation again
-        log.exception("could not queue the alert evaluation after refresh %s", refresh_run_id)
+    _queue_after_commit(
+        "evaluate_alerts",
+        f"alert evaluation after refresh {refresh_run_id}",
+        refresh_run_id=refresh_run_id,
+    )
 
 
 def _on_quotes_streamed(sender, instrument_ids=(), **kwargs):
@@ -29,51 +45,32 @@ def _on_quotes_streamed(sender, instrument_ids=(), **kwargs):
 def _on_splits_recorded(sender, split_event_ids=(), **kwargs):
     """Queue the ledgers' update for new splits (found by a bars run), so the bars task does not
     wait for every holding of the split instruments to be recomputed."""
-    from portfolios.tasks import apply_splits
-
-    if not split_event_ids:
-        return
-    try:
-        apply_splits.delay_on_commit(split_event_ids=list(split_event_ids))
-    except Exception:  # the broker is down: the next recompute of each holding applies them
-        log.exception("could not queue the ledger update for splits %s", split_event_ids)
+    if split_event_ids:
+        ids = list(split_event_ids)
+        _queue_after_commit("apply_splits", f"ledger update for splits {ids}", split_event_ids=ids)
 
 
 def _on_split_event_changed(sender, instance, raw=False, **kwargs):
     """A split added, edited or deleted outside a bars run (in the admin) reaches the ledgers:
     every holding of its instrument is recomputed once the change has committed."""
-    from portfolios.tasks import apply_splits
-
     if raw:  # loaddata: the fixture's ledgers are loaded as they were
         return
-    try:
-        apply_splits.delay_on_commit(instrument_ids=[instance.instrument_id])
-    except Exception:
-        log.exception("could not queue the ledger update for %s's splits", instance.instrument_id)
-
-
-def _queue_dividends_update(what: str, **task_kwargs) -> None:
-    """Queue apply_dividends once the current transaction has committed (at once outside one).
-    A broker that cannot be reached is logged, never raised into the write that sent us: the
-    next recompute of each holding applies the dividends."""
-    from django.db import transaction
-
-    from portfolios.tasks import apply_dividends
-
-    def queue() -> None:
-        try:
-            apply_dividends.delay(**task_kwargs)
-        except Exception:
-            log.exception("could not queue the ledger update for %s", what)
-
-    transaction.on_commit(queue)
+    instrument_id = instance.instrument_id
+    _queue_after_commit(
+        "apply_splits",
+        f"ledger update for {instrument_id}'s splits",
+        instrument_ids=[instrument_id],
+    )
 
 
 def _on_dividends_recorded(sender, dividend_ids=(), **kwargs):
     """Queue the ledgers' update for new or restated dividends (found by a bars run), so the
     bars task does not wait for every holding of their instruments to be recomputed."""
     if dividend_ids:
-        _queue_dividends_update(f"dividends {list(dividend_ids)}", dividend_ids=list(dividend_ids))
+        ids = list(dividend_ids)
+        _queue_after_commit(
+            "apply_dividends", f"ledger update for dividends {ids}", dividend_ids=ids
+        )
 
 
 def _on_dividend_changed(sender, instance, raw=False, **kwargs):
@@ -83,7 +80,11 @@ def _on_dividend_changed(sender, instance, raw=False, **kwargs):
     if raw:  # loaddata: the fixture's ledgers are loaded as they were
         return
     instrument_id = instance.instrument_id
-    _queue_dividends_update(f"{instrument_id}'s dividends", instrument_ids=[instrument_id])
+    _queue_after_commit(
+        "apply_dividends",
+        f"ledger update for {instrument_id}'s dividends",
+        instrument_ids=[instrument_id],
+    )
 
 
 def _parent_owner_changed(parent: str):

@@ -138,3 +138,33 @@ def test_a_deleted_split_that_later_sells_relied_on_is_kept_and_the_owner_is_tol
 def test_a_queued_update_for_an_instrument_nobody_holds_does_nothing(iren):
     assert apply_splits(instrument_ids=[iren.pk]) == 0
     assert apply_splits() == 0
+
+
+def test_an_admin_split_saved_while_the_broker_is_down_is_kept_logged_and_applied_later(
+    admin_client, portfolio, iren, trade, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    """The save has committed when the task is queued: a broker that cannot be reached is
+    logged, the admin answers as usual, and the holding's next recompute applies the split."""
+    import logging
+
+    from config.celery import app
+
+    trade(iren, "buy", "2025-01-06", 10, "40")
+    # Nothing listens on port 1: each publish is a real connection attempt that fails.
+    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    with (
+        caplog.at_level(logging.ERROR, logger="portfolios.apps"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = admin_client.post(
+            reverse("admin:market_splitevent_add"), split_form(iren, "2025-02-03", "4")
+        )
+    assert response.status_code == 302
+    assert SplitEvent.objects.filter(instrument=iren, ratio=D("4")).exists()
+    assert caplog.messages == [f"could not queue the ledger update for {iren.pk}'s splits"]
+    assert holding_of(portfolio, iren).quantity == D("10")
+
+    trade(iren, "buy", "2025-03-03", 1, "11")  # the next recompute of the holding applies it
+    assert holding_of(portfolio, iren).quantity == D("41")
