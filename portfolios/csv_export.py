@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 
 from market.models import Quote
 from portfolios.models import Transaction, WatchlistItem
@@ -29,17 +30,24 @@ TRANSACTIONS_HEADER = [
     "note",
     "split_ratio",
     "price_source",
+    "amount",
 ]
-# Buy and sell prices are the ones recorded with the trade; split entries come from the
-# market's split history.
+# Where an entry's figures come from: typed in or imported ("trade"), the market's split
+# history, or the market's dividend history (an automatic dividend, which an import leaves to
+# the ledger to pay again). Cash entries have no price.
 TRADE_PRICE_SOURCE = "trade"
 SPLIT_PRICE_SOURCE = "split history"
+DIVIDEND_PRICE_SOURCE = "dividend history"
 
 
 def transaction_rows(
-    transactions: QuerySet[Transaction], *, with_portfolio: bool = False
+    transactions: QuerySet[Transaction], *, with_portfolio: bool = False, base_currency: str = ""
 ) -> Iterator[tuple]:
-    """One row per ledger entry, oldest first; `with_portfolio` puts the portfolio's name first."""
+    """One row per ledger entry, oldest first; `with_portfolio` puts the portfolio's name first.
+
+    A cash entry (deposit, withdrawal, interest, fee) has no symbol and is in its portfolio's
+    base currency (`base_currency` when the entries are of one portfolio); every other entry
+    is in its instrument's currency."""
     fields = [
         "trade_date",
         "holding__instrument__symbol",
@@ -50,19 +58,44 @@ def transaction_rows(
         "holding__instrument__currency",
         "note",
         "split_ratio",
+        "automatic",
+        "amount",
     ]
     if with_portfolio:
         fields.insert(0, "portfolio__name")
+    joined = with_portfolio or not base_currency
+    if joined:
+        # Joined only where needed: a million-row export of one portfolio skips the join.
+        transactions = transactions.annotate(
+            currency=Coalesce("holding__instrument__currency", "portfolio__base_currency")
+        )
+        fields[fields.index("holding__instrument__currency")] = "currency"
     rows = transactions.order_by(
         *(["portfolio__name", "portfolio_id"] if with_portfolio else []),
         "trade_date",
         "id",
     ).values_list(*fields)
-    split = Transaction.Kind.SPLIT
+    start = 1 if with_portfolio else 0
+    # `amount` is the money an entry moves, in its currency, as a positive number whose
+    # direction the type gives: paid for a buy (quantity x price + fee), received for a sell or
+    # a dividend (quantity x price - fee, a dividend's fee being the tax withheld), the amount
+    # of a cash entry; empty for a split, which moves no money. Exact, never rounded.
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
-        kind = row[-7]
-        source = SPLIT_PRICE_SOURCE if kind == split else TRADE_PRICE_SOURCE
-        yield (*row, source)
+        kind, quantity, price, fee = row[start + 2 : start + 6]
+        automatic, amount = row[-2:]
+        if kind == "buy":
+            yield (*row[:-2], TRADE_PRICE_SOURCE, price * quantity + fee)
+        elif kind == "sell" or kind == "dividend":
+            source = DIVIDEND_PRICE_SOURCE if automatic else TRADE_PRICE_SOURCE
+            yield (*row[:-2], source, price * quantity - fee)
+        elif kind == "split":
+            yield (*row[:-2], SPLIT_PRICE_SOURCE, None)
+        elif not joined:
+            cells = list(row[:-2])
+            cells[start + 6] = base_currency
+            yield (*cells, "", amount)
+        else:
+            yield (*row[:-2], "", amount)
 
 
 # Positions ----------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Importing transactions from a CSV file.
 
-`reader` (with `cells` and `formats`) reads a file without touching the database; `service`
-checks what it read against the database and writes it through the ledger. Import from here:
+`reader` (with `cells`, `formats`, `records` and `combine`) reads a file into `rows` without
+touching the database; `service` checks what it read against the database and `writes` records
+it through the ledger services. Import from here:
 `from portfolios.csv_import import preview_import`.
 """
 
@@ -18,24 +19,14 @@ from portfolios.csv_import.cells import (
     un_neutralise,
 )
 from portfolios.csv_import.formats import BROKER_LAYOUTS, COLUMN_ALIASES, detect_layout
-from portfolios.csv_import.reader import (
-    ParsedFile,
-    RowProblem,
-    SkippedRow,
-    TradeRow,
-    parse_transactions_csv,
-)
-from portfolios.csv_import.service import (
-    ImportBlocked,
-    ImportPreview,
-    ImportResult,
-    SymbolMapping,
-    confirm_import,
-    preview_import,
-)
+from portfolios.csv_import.reader import parse_transactions_csv
+from portfolios.csv_import.results import ImportBlocked, ImportPreview, ImportResult, SymbolMapping
+from portfolios.csv_import.rows import CashRow, ParsedFile, RowProblem, SkippedRow, TradeRow
+from portfolios.csv_import.service import confirm_import, preview_import
 
 __all__ = [
     "BROKER_LAYOUTS",
+    "CashRow",
     "COLUMN_ALIASES",
     "ImportBlocked",
     "ImportPreview",

@@ -1,10 +1,11 @@
-"""Checking a read file against the database, and writing its trades through the ledger.
+"""Checking a read file against the database, and writing its entries through the ledger.
 
-`preview_import` finds the instrument of every trade (the symbol as written, a crypto pair
-written without its dash, or an ISIN looked up with the market-data provider), leaves out the
-trades already in the portfolio and the rows we cannot price (with their reason), and checks the
-rest against the ledger without writing anything. `confirm_import` writes exactly the trades the
-preview listed, in one database transaction, or none of them.
+`preview_import` finds the instrument of every trade and dividend (the symbol as written, a
+crypto pair written without its dash, or an ISIN looked up with the market-data provider),
+keeps the cash entries in the portfolio's base currency, leaves out the entries already in the
+portfolio and the rows we cannot price or hold (with their reason), and checks the rest against
+the ledger without writing anything. `confirm_import` writes exactly the entries the preview
+listed, in one database transaction, or none of them.
 """
 
 from __future__ import annotations
@@ -12,104 +13,37 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
 
 from market.models import Instrument
 from market.providers import MarketDataProvider, ProviderError, SearchHit, get_provider
-from portfolios import ledger
+from portfolios.csv_import import writes
 from portfolios.csv_import.cells import ImportRefused
 from portfolios.csv_import.formats import FIELD_LABELS
-from portfolios.csv_import.reader import (
+from portfolios.csv_import.reader import parse_transactions_csv
+from portfolios.csv_import.results import (  # noqa: F401 (re-exported for callers)
+    KIND_NAMES,
+    ImportBlocked,
+    ImportPreview,
+    ImportResult,
+    SymbolMapping,
+)
+from portfolios.csv_import.rows import (
+    CashRow,
     ParsedFile,
     RowProblem,
     SkippedRow,
     TradeRow,
-    parse_transactions_csv,
 )
 from portfolios.models import Portfolio, Transaction
-from portfolios.services.transactions import (
-    LedgerError,
-    TradeInput,
-    clean_trade_values,
-    record_transactions,
-)
 
 # BTCUSD, ETHEUR: a crypto code glued to the currency it is quoted in (as Ghostfolio and some
 # brokers write them); the provider writes BTC-USD.
 CRYPTO_PAIR_RE = re.compile(r"^([A-Z0-9]{2,10})(USD|USDT|USDC|EUR|GBP|CHF|CAD|AUD|JPY)$")
 LISTED_KINDS = {"equity", "etf", "crypto", "index"}
-
-
-@dataclass
-class SymbolMapping:
-    """A code of the file read as another symbol: a crypto pair, or an ISIN's listing."""
-
-    code: str
-    symbol: str
-    reason: str  # "crypto pair" or "ISIN"
-    listings: list[SearchHit] = field(default_factory=list)  # when there are several
-
-    @property
-    def several(self) -> bool:
-        return len(self.listings) > 1
-
-
-@dataclass
-class ImportPreview:
-    """What an import would do: the trades it would write, the ones already in the portfolio,
-    the rows it skips (with why), the codes it reads as other symbols, and every problem (a
-    problem blocks the import; a skipped row does not)."""
-
-    parsed: ParsedFile
-    to_write: list[tuple[TradeRow, Instrument]] = field(default_factory=list)
-    duplicates: list[TradeRow] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
-    skipped: list[SkippedRow] = field(default_factory=list)
-    unknown_symbols: list[str] = field(default_factory=list)
-    mappings: list[SymbolMapping] = field(default_factory=list)
-    searched: dict[str, list[SearchHit]] = field(default_factory=dict)  # ISIN -> listings
-
-    @property
-    def already_imported(self) -> bool:
-        """Every trade of the file is already in the portfolio: the file was imported before."""
-        return not self.to_write and bool(self.duplicates) and not self.problems
-
-    @property
-    def can_confirm(self) -> bool:
-        return bool(self.to_write) and not self.problems
-
-    @property
-    def has_choices(self) -> bool:
-        """Some ISIN has several listings the user may pick from."""
-        return any(mapping.several for mapping in self.mappings)
-
-    @property
-    def listings(self) -> dict[str, str]:
-        """The listing used for each ISIN."""
-        return {m.code: m.symbol for m in self.mappings if m.reason == "ISIN"}
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    written: int
-    duplicates: int
-    skipped: int
-
-
-class ImportBlocked(Exception):
-    """Confirming found problems (the ledger changed since the preview, or the file did);
-    nothing was written. `preview` holds them."""
-
-    def __init__(self, preview: ImportPreview):
-        super().__init__(f"{len(preview.problems)} problem(s)")
-        self.preview = preview
-
-
-class _RollBack(Exception):
-    pass
+HOLDING_KINDS = [Transaction.Kind.BUY, Transaction.Kind.SELL, Transaction.Kind.DIVIDEND]
 
 
 def _symbol_column(parsed: ParsedFile, trade: TradeRow) -> str:
@@ -175,14 +109,14 @@ def preview_import(
     listings: dict[str, str] | None = None,
     searched: dict[str, list[SearchHit]] | None = None,
 ) -> ImportPreview:
-    """Read the file and check every trade against the database without writing anything.
+    """Read the file and check every entry against the database without writing anything.
 
     Raises ImportRefused for a file that cannot be read at all. ISINs are looked up with
     `provider` (the configured one by default) unless `searched` holds a previous preview's
     answers; `listings` gives the user's pick for an ISIN listed several times. With
-    `check_ledger`, the trades are recorded by the ledger service inside a transaction that is
+    `check_ledger`, the entries are recorded by the ledger services inside a transaction that is
     rolled back, so the preview reports exactly what confirming would refuse (an oversold sell,
-    a future date)."""
+    a future date, a second dividend of a day)."""
     parsed = parse_transactions_csv(content, max_bytes=settings.CSV_IMPORT_MAX_BYTES)
     preview = ImportPreview(
         parsed=parsed,
@@ -235,16 +169,80 @@ def preview_import(
         else:
             found.append((trade, instrument))
     preview.unknown_symbols = list(unknown)
+    found = _without_second_dividends(preview, found)
+    _leave_out_duplicates(portfolio, preview, found, _cash_in_base_currency(portfolio, preview))
     preview.skipped.sort(key=lambda row: row.line)
 
-    # Trades already in the portfolio (the same file imported before, or overlapping files) are
-    # left out, counted as a multiset so that two identical fills in one file both count.
+    if check_ledger:
+        writes.check_ledger(portfolio, preview, unknown)
+    preview.problems.sort(key=lambda p: (p.line, p.column))
+    # A row with a problem is never also listed as read without one.
+    blocked = {problem.line for problem in preview.problems}
+    preview.to_write = [(t, i) for t, i in preview.to_write if t.line not in blocked]
+    preview.cash_to_write = [row for row in preview.cash_to_write if row.line not in blocked]
+    return preview
+
+
+def _cash_in_base_currency(portfolio: Portfolio, preview: ImportPreview) -> list[CashRow]:
+    """The file's cash entries the portfolio can hold: those in its base currency (or in no
+    stated currency); the others are skipped, since its cash is kept in one currency."""
+    base = portfolio.base_currency
+    kept = []
+    for row in preview.parsed.cash:
+        if row.currency and row.currency != base:
+            what = KIND_NAMES[row.kind][0]
+            article = "an" if what[0] in "aeiou" else "a"
+            reason = (
+                f"{article} {what} in {row.currency}: the cash of {portfolio.name} is kept in "
+                f"{base}"
+            )
+            preview.skipped.append(SkippedRow(row.line, row.kind, "", reason))
+        else:
+            kept.append(row)
+    return kept
+
+
+def _without_second_dividends(
+    preview: ImportPreview, found: list[tuple[TradeRow, Instrument]]
+) -> list[tuple[TradeRow, Instrument]]:
+    """`found` less each dividend of a holding on a day the file already paid one on (with
+    another share count: `combine` added up those with the same), which is a problem."""
+    first: dict[tuple, int] = {}
+    kept = []
+    for trade, instrument in found:
+        line = trade.line
+        if trade.kind == Transaction.Kind.DIVIDEND:
+            line = first.setdefault((instrument.pk, trade.trade_date), trade.line)
+        if line == trade.line:
+            kept.append((trade, instrument))
+        else:
+            preview.problems.append(
+                RowProblem(
+                    trade.line,
+                    _parsed_column(preview.parsed, "date"),
+                    f"a second dividend of {instrument.symbol} on {trade.trade_date} (line "
+                    f"{line} has one, for another number of shares): the ledger holds one "
+                    "dividend of a holding a day, so put them on one line",
+                )
+            )
+    return kept
+
+
+def _leave_out_duplicates(
+    portfolio: Portfolio,
+    preview: ImportPreview,
+    found: list[tuple[TradeRow, Instrument]],
+    cash: list[CashRow],
+) -> None:
+    """Entries already in the portfolio (the same file imported before, or overlapping files)
+    are left out, counted as a multiset so that two identical fills in one file both count.
+    Automatic dividends are not the user's: a dividend of the file takes their place."""
     existing = Counter(
-        Transaction.objects.filter(
-            holding__portfolio=portfolio, kind__in=[Transaction.Kind.BUY, Transaction.Kind.SELL]
-        ).values_list(
+        Transaction.objects.filter(portfolio=portfolio, kind__in=HOLDING_KINDS, automatic=False)
+        .values_list(
             "holding__instrument__symbol", "kind", "trade_date", "quantity", "price", "fee"
         )
+        .order_by()
     )
     for trade, instrument in found:
         key = (
@@ -260,52 +258,23 @@ def preview_import(
             preview.duplicates.append(trade)
         else:
             preview.to_write.append((trade, instrument))
+    existing_cash = Counter(
+        Transaction.objects.filter(portfolio=portfolio, kind__in=Transaction.CASH_KINDS)
+        .values_list("kind", "trade_date", "amount")
+        .order_by()
+    )
+    for row in cash:
+        key = (row.kind, row.trade_date, row.amount)
+        if existing_cash[key] > 0:
+            existing_cash[key] -= 1
+            preview.duplicates.append(row)
+        else:
+            preview.cash_to_write.append(row)
+    preview.duplicates.sort(key=lambda row: row.line)
 
-    if check_ledger:
-        _check_ledger(portfolio, preview, unknown)
-    preview.problems.sort(key=lambda p: (p.line, p.column))
-    # A row with a problem is never also listed as read without one.
-    blocked = {problem.line for problem in preview.problems}
-    preview.to_write = [(t, i) for t, i in preview.to_write if t.line not in blocked]
-    return preview
 
-
-def _check_ledger(
-    portfolio: Portfolio, preview: ImportPreview, unknown: dict[str, list[TradeRow]]
-) -> None:
-    """Every problem the ledger would find, at once: a row's own (a future date) does not hide
-    another row's oversold sell, and sells of symbols still to be added are walked too."""
-    checkable = []
-    for trade, instrument in preview.to_write:
-        _, errors = clean_trade_values(**_trade_values(trade))
-        for name, message in errors:
-            preview.problems.append(RowProblem(trade.line, _column(preview, name), message))
-        if not errors:
-            checkable.append((trade, instrument))
-    if checkable:
-        try:
-            with transaction.atomic():
-                _record(portfolio, checkable)
-                raise _RollBack
-        except _RollBack:
-            pass
-        except LedgerError as exc:
-            preview.problems.extend(_ledger_problems(exc, preview, checkable))
-    for symbol, trades in unknown.items():
-        position = ledger.walk(
-            ledger.Trade(t.line, t.kind, t.trade_date, t.quantity, t.price, t.fee, t.line)
-            for t in trades
-        )
-        for oversold in position.oversold:
-            held = f"{oversold.held.normalize():f}"
-            preview.problems.append(
-                RowProblem(
-                    oversold.key,
-                    preview.parsed.columns["quantity"],
-                    f"the file holds {held} {symbol} on {oversold.trade_date}; "
-                    f"it cannot sell {oversold.wanted.normalize():f}",
-                )
-            )
+def _parsed_column(parsed: ParsedFile, name: str) -> str:
+    return parsed.columns.get(name, FIELD_LABELS[name])
 
 
 def confirm_import(
@@ -317,17 +286,17 @@ def confirm_import(
     searched: dict[str, list[SearchHit]] | None = None,
     provider: MarketDataProvider | None = None,
 ) -> ImportResult:
-    """Write the file's trades into the portfolio in one database transaction, or none of them.
+    """Write the file's entries into the portfolio in one database transaction, or none of them.
 
     The file is read and checked again from scratch, with the preview's ISIN lookups
-    (`searched`) and the user's `listings`, so it writes the trades the preview showed: raises
+    (`searched`) and the user's `listings`, so it writes the entries the preview showed: raises
     ImportRefused when it is not the file that was previewed or cannot be read, ImportBlocked
     (nothing written) when any row has a problem now."""
     if hashlib.sha256(content).hexdigest() != sha256:
         raise ImportRefused("The uploaded file changed since its preview; upload it again.")
     with transaction.atomic():
         # One import at a time per portfolio, so a double-submitted confirm sees the first
-        # one's trades as already imported instead of writing them twice.
+        # one's entries as already imported instead of writing them twice.
         Portfolio.objects.select_for_update().filter(pk=portfolio.pk).first()
         preview = preview_import(
             portfolio=portfolio,
@@ -337,66 +306,17 @@ def confirm_import(
             listings=listings,
             searched=searched,
         )
-        if preview.problems or not preview.to_write:
+        if preview.problems or not preview.write_count:
             raise ImportBlocked(preview)
         try:
-            entries = _record(portfolio, preview.to_write)
-        except LedgerError as exc:
-            preview.problems.extend(_ledger_problems(exc, preview, preview.to_write))
+            written = writes.write(portfolio, preview, preview.to_write, preview.cash_to_write)
+        except writes.EntriesRefused as exc:
+            preview.problems.extend(exc.problems)
             preview.problems.sort(key=lambda p: (p.line, p.column))
             raise ImportBlocked(preview) from None
     return ImportResult(
-        written=len(entries),
+        written=written,
         duplicates=len(preview.duplicates),
         skipped=len(preview.skipped),
+        kinds=preview.kind_counts,
     )
-
-
-def _trade_values(trade: TradeRow) -> dict:
-    return {
-        "kind": trade.kind,
-        "trade_date": trade.trade_date,
-        "quantity": trade.quantity,
-        "price": trade.price,
-        "fee": trade.fee,
-        "note": trade.note,
-    }
-
-
-def _record(portfolio: Portfolio, rows: list[tuple[TradeRow, Instrument]]) -> list:
-    return record_transactions(
-        portfolio=portfolio,
-        trades=[
-            TradeInput(**_trade_values(trade), instrument=instrument) for trade, instrument in rows
-        ],
-    )
-
-
-# The ledger service names trade fields; the preview names the file's columns.
-_LEDGER_FIELD_TO_COLUMN = {
-    "kind": "type",
-    "trade_date": "date",
-    "quantity": "quantity",
-    "price": "price",
-    "fee": "fee",
-    "note": "note",
-    "symbol": "symbol",
-}
-
-
-def _column(preview: ImportPreview, ledger_field: str) -> str:
-    name = _LEDGER_FIELD_TO_COLUMN.get(ledger_field)
-    return preview.parsed.columns.get(name, FIELD_LABELS.get(name, "")) if name else ""
-
-
-def _ledger_problems(
-    error: LedgerError, preview: ImportPreview, rows: list[tuple[TradeRow, Instrument]]
-) -> list[RowProblem]:
-    return [
-        RowProblem(
-            rows[row_error.row][0].line if row_error.row is not None else 0,
-            _column(preview, row_error.field),
-            row_error.message,
-        )
-        for row_error in error.row_errors
-    ]

@@ -6,8 +6,10 @@ by subject only to keep each one readable.
 
 from portfolios.services.alerts import check_alert, current_price, evaluate_alerts
 from portfolios.services.cash import (
+    CashInput,
     clean_cash_values,
     delete_cash_entry,
+    record_cash_entries,
     record_cash_entry,
     update_cash_entry,
 )
@@ -52,6 +54,7 @@ from portfolios.services.transactions import (
 
 __all__ = [
     "CURRENCIES",
+    "CashInput",
     "DOWN",
     "UP",
     "LedgerError",
@@ -61,6 +64,7 @@ __all__ = [
     "apply_dividends",
     "clean_cash_values",
     "delete_cash_entry",
+    "record_cash_entries",
     "record_cash_entry",
     "update_cash_entry",
     "apply_splits",

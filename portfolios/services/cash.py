@@ -6,6 +6,8 @@ write, recording, changing or deleting one drops the value history from the firs
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -40,6 +42,16 @@ def clean_cash_values(*, kind, trade_date, amount, note="") -> tuple[dict, list[
     return {"kind": kind, "trade_date": day, "amount": value, "note": note}, errors
 
 
+@dataclass(frozen=True)
+class CashInput:
+    """A deposit, withdrawal, interest or fee to record; values typed or as text from a file."""
+
+    kind: str
+    trade_date: date | str
+    amount: Decimal | str
+    note: str = ""
+
+
 def _refuse(problems: list[tuple[str, str]]) -> None:
     if problems:
         raise LedgerError(RowError(None, field, message) for field, message in problems)
@@ -55,6 +67,31 @@ def record_cash_entry(
         entry = Transaction.objects.create(portfolio=portfolio, holding=None, **values)
         history.invalidate(portfolio.pk, entry.trade_date)
     return entry
+
+
+def record_cash_entries(*, portfolio: Portfolio, entries: Sequence[CashInput]) -> list[Transaction]:
+    """Record many cash entries at once (a CSV import): all or nothing.
+
+    LedgerError.row_errors gives (index in `entries`, field, message) for every problem found;
+    when there is one, nothing is written."""
+    errors: list[RowError] = []
+    cleaned: list[dict] = []
+    for index, entry in enumerate(entries):
+        values, problems = clean_cash_values(
+            kind=entry.kind, trade_date=entry.trade_date, amount=entry.amount, note=entry.note
+        )
+        errors.extend(RowError(index, field, message) for field, message in problems)
+        cleaned.append(values)
+    if errors:
+        raise LedgerError(errors)
+    if not cleaned:
+        return []
+    with db.atomic():
+        created = Transaction.objects.bulk_create(
+            [Transaction(portfolio=portfolio, holding=None, **values) for values in cleaned]
+        )
+        history.invalidate(portfolio.pk, min(values["trade_date"] for values in cleaned))
+    return created
 
 
 def update_cash_entry(*, transaction: Transaction, **fields) -> Transaction:

@@ -22,7 +22,7 @@ import decimal
 import logging
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -151,6 +151,37 @@ def reconcile(holding: Holding, entries: Sequence[Transaction], position: ledger
         Transaction.objects.bulk_create(to_create)
     if to_update:
         Transaction.objects.bulk_update(to_update, ["quantity", "price", "note"])
+
+
+def make_room(holding_days: Collection[tuple[int, date]]) -> dict[tuple[int, date], Transaction]:
+    """Before the user's dividends are recorded on these (holding id, day)s: delete the automatic
+    dividends there (the user's take their place) and return the user's own dividends already
+    there, which a second one may not join (one dividend of a holding a day)."""
+    if not holding_days:
+        return {}
+    wanted = set(holding_days)
+    found = [
+        entry
+        for entry in Transaction.objects.filter(
+            kind=DIVIDEND,
+            holding_id__in={holding for holding, _ in wanted},
+            trade_date__in={day for _, day in wanted},
+        )
+        if (entry.holding_id, entry.trade_date) in wanted
+    ]
+    automatic = [entry.pk for entry in found if entry.automatic]
+    if automatic:
+        Transaction.objects.filter(pk__in=automatic).delete()
+    return {(e.holding_id, e.trade_date): e for e in found if not e.automatic}
+
+
+def taken_text(symbol: str, entry: Transaction) -> str:
+    shares = f"{entry.quantity.normalize():f}"
+    return (
+        f"A dividend of {symbol} on {entry.trade_date} is already recorded ({shares} x "
+        f"{entry.price.normalize():f}): the ledger holds one dividend of a holding a day, so "
+        "edit that one instead."
+    )
 
 
 def apply_dividends(dividend_ids: Sequence[int] = (), *, instrument_ids: Sequence[int] = ()) -> int:

@@ -224,6 +224,11 @@ def record_transaction(
         raise LedgerError(RowError(None, field, message) for field, message in problems)
     with db.atomic():
         holding = _locked_holding(portfolio, instrument)
+        if values["kind"] == Transaction.Kind.DIVIDEND:
+            taken = dividends.make_room([(holding.pk, values["trade_date"])])
+            if taken:
+                text = dividends.taken_text(instrument.symbol, *taken.values())
+                raise LedgerError([RowError(None, "trade_date", text)])
         entry = Transaction.objects.create(
             holding=holding, portfolio_id=holding.portfolio_id, **values
         )
@@ -344,6 +349,20 @@ def record_transactions(*, portfolio: Portfolio, trades: Sequence[TradeInput]) -
         cleaned.append(values)
 
     instruments = _resolve_instruments(trades, errors, user=portfolio.owner)
+    first_dividend: dict[tuple, int] = {}  # (instrument id, day) -> its first dividend's row
+    for index, (instrument, values) in enumerate(zip(instruments, cleaned, strict=True)):
+        if instrument is None or values["kind"] != Transaction.Kind.DIVIDEND:
+            continue
+        first = first_dividend.setdefault((instrument.pk, values["trade_date"]), index)
+        if first != index:
+            errors.append(
+                RowError(
+                    index,
+                    "trade_date",
+                    f"A second dividend of {instrument.symbol} on {values['trade_date']} (row "
+                    f"{first + 1} has one): the ledger holds one dividend of a holding a day.",
+                )
+            )
     if errors:
         raise LedgerError(sorted(errors, key=lambda e: (e.row, e.field)))
     if not trades:
@@ -362,13 +381,30 @@ def record_transactions(*, portfolio: Portfolio, trades: Sequence[TradeInput]) -
             .filter(portfolio=portfolio, instrument_id__in=wanted)
             .order_by("pk")
         }
+        # A dividend already recorded on the same day is reported with the other problems; the
+        # rest are written (and rolled back), so that every oversold sell is reported too.
+        taken = dividends.make_room([(holdings[pk].pk, day) for pk, day in first_dividend])
+        blocked = {
+            index: entry
+            for (pk, day), index in first_dividend.items()
+            if (entry := taken.get((holdings[pk].pk, day))) is not None
+        }
+        errors.extend(
+            RowError(index, "trade_date", dividends.taken_text(instruments[index].symbol, entry))
+            for index, entry in blocked.items()
+        )
+        rows = [
+            (index, instrument, values)
+            for index, (instrument, values) in enumerate(zip(instruments, cleaned, strict=True))
+            if index not in blocked
+        ]
         entries = Transaction.objects.bulk_create(
             [
                 Transaction(holding=holdings[instrument.pk], portfolio=portfolio, **values)
-                for instrument, values in zip(instruments, cleaned, strict=True)
+                for _, instrument, values in rows
             ]
         )
-        row_of = {entry.pk: index for index, entry in enumerate(entries)}
+        row_of = {entry.pk: index for (index, _, _), entry in zip(rows, entries, strict=True)}
         first = min(values["trade_date"] for values in cleaned)
         for holding in holdings.values():
             try:

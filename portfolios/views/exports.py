@@ -30,7 +30,7 @@ def transactions_csv(request: HttpRequest, pk: int) -> HttpResponse:
     return csv_response(
         export_filename(*parts, on=timezone.localdate()),
         csv_export.TRANSACTIONS_HEADER,
-        csv_export.transaction_rows(entries),
+        csv_export.transaction_rows(entries, base_currency=portfolio.base_currency),
     )
 
 

@@ -191,7 +191,7 @@ def _expired(request: HttpRequest, portfolio: Portfolio) -> HttpResponse:
 @login_required
 @require_POST
 def confirm_transactions_import(request: HttpRequest, pk: int) -> HttpResponse:
-    """Write the previewed file's trades, all of them or none."""
+    """Write the previewed file's entries, all of them or none."""
     portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
     pending = _load_pending(request, portfolio)
     if pending is None:
@@ -210,6 +210,8 @@ def confirm_transactions_import(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_import(request, portfolio, preview=exc.preview, pending=pending, status=422)
     cache.delete(_pending_key(request, portfolio))
     text = f"Imported {result.written} transaction{'s' if result.written != 1 else ''}"
+    if result.kinds:
+        text += f": {result.kinds}"
     extras = []
     if result.duplicates:
         extras.append(f"{result.duplicates} already in the portfolio left out")

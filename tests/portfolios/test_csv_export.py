@@ -124,6 +124,7 @@ def test_transactions_export_is_the_ledger_oldest_first(user_client, book):
         "note",
         "split_ratio",
         "price_source",
+        "amount",
     ]
     assert rows[1:] == [
         [
@@ -137,8 +138,9 @@ def test_transactions_export_is_the_ledger_oldest_first(user_client, book):
             '\'=HYPERLINK("http://x")',
             "",
             "trade",
+            "72.7345678",  # 10 x 7.12345678 + 1.5 paid
         ],
-        ["2025-02-03", "CLSK", "buy", "100", "9", "0", "USD", "'-first lot", "", "trade"],
+        ["2025-02-03", "CLSK", "buy", "100", "9", "0", "USD", "'-first lot", "", "trade", "900"],
         [
             "2025-03-03",
             "CLSK",
@@ -150,8 +152,9 @@ def test_transactions_export_is_the_ledger_oldest_first(user_client, book):
             "2-for-1 split",
             "2",
             "split history",
+            "",  # a split moves no money
         ],
-        ["2025-04-01", "IREN", "sell", "4", "12.25", "0.5", "USD", "'@trim", "", "trade"],
+        ["2025-04-01", "IREN", "sell", "4", "12.25", "0.5", "USD", "'@trim", "", "trade", "48.5"],
     ]
 
 

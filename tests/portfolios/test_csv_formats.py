@@ -91,12 +91,21 @@ def position(portfolio, symbol):
 
 
 def entries(portfolio):
+    """The portfolio's trades and dividends."""
     return list(
-        Transaction.objects.filter(portfolio=portfolio)
+        Transaction.objects.filter(portfolio=portfolio, holding__isnull=False)
         .order_by("trade_date", "id")
         .values_list(
             "holding__instrument__symbol", "kind", "trade_date", "quantity", "price", "fee"
         )
+    )
+
+
+def cash_entries(portfolio):
+    return list(
+        Transaction.objects.filter(portfolio=portfolio, holding=None)
+        .order_by("trade_date", "id")
+        .values_list("kind", "trade_date", "amount", "note")
     )
 
 
@@ -127,29 +136,46 @@ def test_an_interactive_brokers_flex_export_imports_as_it_is(user_client, target
     assert Transaction.objects.get(kind="sell").note == "IREN LTD"
 
 
-def test_a_schwab_export_imports_with_us_dates_dollar_amounts_and_its_total_line(
-    user_client, target
-):
+def test_a_schwab_export_imports_with_its_income_and_cash_and_its_total_line(user_client, target):
     response = upload(user_client, target, (DATA / "schwab-transactions.csv").read_bytes())
     assert response.status_code == 200
     preview = response.context["preview"]
     assert preview.parsed.layout == "Charles Schwab transactions"
     assert [(s.line, s.kind, s.reason) for s in preview.skipped] == [
-        (5, "Qualified Dividend", "dividends are not tracked"),
-        (7, "Credit Interest", "interest is not tracked"),
-        (8, "", "the file's total line"),
+        (14, "Journaled Shares", "transfers of shares are not tracked"),
+        (15, "", "the file's total line"),
     ]
-    assert "3 rows will be written, 3 skipped" in response.content.decode()
+    assert [(c.line, c.reason) for c in preview.combined] == [
+        (6, "taken as tax withheld on the dividend on line 5")
+    ]
+    page = response.content.decode()
+    assert "10 rows will be written, 2 skipped</strong>, 1 combined with another row." in page
+    assert (
+        "To write: 2 buys, 1 sell, 2 dividends, 1 deposit, 1 withdrawal, 1 interest payment, "
+        "2 fees." in page
+    )
 
     assert confirm(user_client, target, response).status_code == 302
+    # A dividend given as a total is 1 x the total; its tax line is its fee.
     assert entries(target) == [
         ("WULF", "buy", dt.date(2025, 2, 3), D("1000"), D("5.25"), D("0.65")),
         ("WULF", "sell", dt.date(2025, 2, 13), D("400"), D("6.10"), D("0.12")),
+        ("WULF", "dividend", dt.date(2025, 2, 20), D("1"), D("1.00"), D("0.15")),
         ("CIFR", "buy", dt.date(2025, 2, 25), D("2.5"), D("4.00"), D("0")),
+        ("CIFR", "dividend", dt.date(2025, 2, 26), D("1"), D("0.05"), D("0")),
     ]
-    # 5250.65 for 1000; sell 400 on the trade date: 2439.88 - 400 x 5.25065 = 339.62
-    assert position(target, "WULF") == (D("600"), D("5.25065"), D("3150.39"), D("339.62"))
-    assert position(target, "CIFR") == (D("2.5"), D("4"), D("10"), D("0"))
+    # Money in and out by the sign of Amount; margin interest paid is a fee.
+    assert cash_entries(target) == [
+        ("deposit", dt.date(2025, 2, 21), D("10000"), "Tfr BANK OF EXAMPLE, JOHN DOE"),
+        ("withdrawal", dt.date(2025, 2, 24), D("2500"), "Tfr BANK OF EXAMPLE, JOHN DOE"),
+        ("fee", dt.date(2025, 2, 28), D("25"), "ACCOUNT SERVICE FEE"),
+        ("fee", dt.date(2025, 3, 1), D("1.37"), "MARGIN INT 01/30-02/27"),
+        ("interest", dt.date(2025, 3, 3), D("0.12"), "SCHWAB1 INT 01/30-02/27"),
+    ]
+    # 5250.65 for 1000; sell 400 on the trade date: 2439.88 - 400 x 5.25065 = 339.62; the
+    # dividend adds 1.00 - 0.15.
+    assert position(target, "WULF") == (D("600"), D("5.25065"), D("3150.39"), D("340.47"))
+    assert position(target, "CIFR") == (D("2.5"), D("4"), D("10"), D("0.05"))
 
 
 def test_a_trading_212_export_imports_with_fees_converted_at_its_rate(user_client, target):
@@ -157,18 +183,41 @@ def test_a_trading_212_export_imports_with_fees_converted_at_its_rate(user_clien
     assert response.status_code == 200
     preview = response.context["preview"]
     assert preview.parsed.layout == "Trading 212 history"
+    # The account's cash is in euros; this portfolio keeps its cash in dollars.
     assert [(s.line, s.reason) for s in preview.skipped] == [
-        (2, "cash movements are not tracked"),
-        (4, "dividends are not tracked"),
+        (2, "a deposit in EUR: the cash of Imports is kept in USD"),
+        (6, "an interest payment in EUR: the cash of Imports is kept in USD"),
+        (7, "a withdrawal in EUR: the cash of Imports is kept in USD"),
     ]
     assert confirm(user_client, target, response).status_code == 302
-    # Fees in EUR at the trade's rate (USD per EUR): 0.15 x 1.03, 0.09 x 1.05.
+    # Fees in EUR at the trade's rate (USD per EUR): 0.15 x 1.03, 0.09 x 1.05. The dividend's
+    # withholding tax is its fee.
     assert entries(target) == [
         ("IREN", "buy", dt.date(2025, 1, 6), D("10"), D("10"), D("0.1545")),
+        ("IREN", "dividend", dt.date(2025, 1, 27), D("10"), D("0.05"), D("0.08")),
         ("IREN", "sell", dt.date(2025, 2, 10), D("4"), D("15"), D("0.0945")),
     ]
-    # 100.1545 for 10; sell 4: 59.9055 - 4 x 10.01545 = 19.8437
-    assert position(target, "IREN") == (D("6"), D("10.01545"), D("60.0927"), D("19.8437"))
+    assert cash_entries(target) == []
+    # 100.1545 for 10; sell 4: 59.9055 - 4 x 10.01545 = 19.8437; dividend 0.50 - 0.08.
+    assert position(target, "IREN") == (D("6"), D("10.01545"), D("60.0927"), D("20.2637"))
+
+
+def test_a_trading_212_export_into_a_euro_portfolio_keeps_its_cash(user_client, user, followed):
+    euros = PortfolioFactory(owner=user, name="Euros", base_currency="EUR")
+    response = upload(user_client, euros, (DATA / "trading212-history.csv").read_bytes())
+    assert response.status_code == 200
+    assert response.context["preview"].skipped == []
+    page = response.content.decode()
+    assert (
+        "To write: 1 buy, 1 sell, 1 dividend, 1 deposit, 1 withdrawal, 1 interest payment." in page
+    )
+    assert confirm(user_client, euros, response).status_code == 302
+    assert cash_entries(euros) == [
+        ("deposit", dt.date(2025, 1, 2), D("500"), "Bank Transfer"),
+        ("interest", dt.date(2025, 2, 11), D("0.37"), "Interest on cash"),
+        ("withdrawal", dt.date(2025, 2, 12), D("100"), "Sent to Bank Account"),
+    ]
+    assert len(entries(euros)) == 3
 
 
 def test_a_schwab_date_reads_month_first_and_keeps_the_trade_date():

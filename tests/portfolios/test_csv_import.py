@@ -134,18 +134,19 @@ def test_our_own_export_reads_back_with_the_formula_quote_removed():
     ]
     assert parsed.trades[0].note == "=first"
     assert parsed.trades[0].currency == "USD"
-    assert parsed.ignored_columns == ["price_source"]
+    assert parsed.columns["price_source"] == "price_source"
+    assert parsed.ignored_columns == []
 
 
-def test_ghostfolio_activities_read_with_skipped_dividend():
+def test_ghostfolio_activities_read_with_their_dividend():
     parsed = parse(GHOSTFOLIO)
     assert parsed.problems == []
-    assert [(t.line, t.kind, t.trade_date) for t in parsed.trades] == [
-        (2, "buy", dt.date(2021, 9, 1)),
-        (4, "sell", dt.date(2021, 9, 17)),
+    assert [(t.line, t.kind, t.trade_date, t.quantity, t.price) for t in parsed.trades] == [
+        (2, "buy", dt.date(2021, 9, 1), D("10"), D("12.5")),
+        (3, "dividend", dt.date(2021, 9, 16), D("10"), D("0.5")),
+        (4, "sell", dt.date(2021, 9, 17), D("3"), D("13.5")),
     ]
-    assert [(s.line, s.kind, s.symbol) for s in parsed.skipped] == [(3, "dividend", "IREN")]
-    assert "not tracked" in parsed.skipped[0].reason
+    assert parsed.skipped == []
     assert parsed.columns["symbol"] == "Code"
     assert parsed.columns["data_source"] == "DataSource"
     assert parsed.ignored_columns == []
@@ -207,7 +208,9 @@ def test_every_bad_cell_is_reported_with_line_and_column():
     messages = {(p.line, p.column): p.message for p in parsed.problems}
     assert "two-digit year" in messages[(3, "Date")]
     assert "greater than zero" in messages[(3, "Quantity")]
-    assert "'hold' is not buy or sell" in messages[(5, "Action")]
+    assert messages[(5, "Action")] == (
+        "'hold' is not a type we read (buy, sell, dividend, deposit, withdrawal, interest or fee)"
+    )
 
 
 def test_line_numbers_count_physical_lines_of_quoted_multiline_notes():
@@ -334,7 +337,7 @@ GOOD_FILE = (
     "Date,Code,DataSource,Currency,Price,Quantity,Action,Fee,Note\n"
     "02-01-2025,WULF,YAHOO,USD,5.5,100,buy,1,first\n"
     "03-01-2025,CIFR,YAHOO,USD,4.25,40,BUY,0,\n"
-    "10-01-2025,WULF,YAHOO,USD,0.1,100,dividend,0,\n"
+    "10-01-2025,house-on-oak-street,MANUAL,USD,400000,1,item,0,\n"
     "15-01-2025,WULF,YAHOO,USD,7,30,Sell,0.5,trim\n"
 )
 
@@ -355,11 +358,12 @@ def test_preview_lists_what_will_be_written_and_writes_nothing(user_client, targ
         (3, "CIFR", "buy"),
         (5, "WULF", "sell"),
     ]
-    assert [(s.line, s.kind) for s in preview.skipped] == [(4, "dividend")]
+    assert [(s.line, s.kind) for s in preview.skipped] == [(4, "item")]
     page = response.content.decode()
     assert "Import 3 transactions" in page
+    assert "To write: 2 buys, 1 sell." in page
     assert "1 row skipped" in page
-    assert "dividends are not tracked" in page
+    assert "valuables (items) are not tracked" in page
     assert ledger_rows() == []
 
 
@@ -373,7 +377,7 @@ def test_confirm_writes_every_row_in_one_go_and_redirects(user_client, target):
     assert holding(target, "CIFR").quantity == D("40")
     assert len(ledger_rows()) == 3
     messages = [str(m) for m in response.wsgi_request._messages]
-    assert messages == ["Imported 3 transactions (1 row skipped)."]
+    assert messages == ["Imported 3 transactions: 2 buys, 1 sell (1 row skipped)."]
 
 
 def test_htmx_upload_returns_only_the_panel_and_confirm_redirects_the_page(user_client, target):

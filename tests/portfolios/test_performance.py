@@ -148,6 +148,32 @@ def test_a_dividend_from_the_history_is_paid_into_cash_and_counts_in_the_return(
     assert reports.portfolio_report(portfolio).selected.net == D(4)
 
 
+def test_a_dividend_recorded_on_an_ex_date_replaces_the_markets_and_a_second_is_refused(
+    user_client, portfolio, trade
+):
+    xyz = stock("XYZ", ["10", "10", "9.5", "10"], "10")
+    Dividend.objects.create(instrument=xyz, ex_date=D3, amount=D("0.5"), currency="USD")
+    trade(xyz, "buy", "2025-01-06", 10, "10")
+    url = reverse("portfolios:transaction_create", args=[portfolio.pk])
+    form = {"symbol": "XYZ", "kind": "dividend", "trade_date": D3.isoformat(), "quantity": "10"}
+
+    response = user_client.post(url, {**form, "price": "0.5", "fee": "0.75", "note": "net"})
+    assert response.status_code == 302
+    assert list(
+        Transaction.objects.filter(kind="dividend").values_list("fee", "automatic", "note")
+    ) == [(D("0.75"), False, "net")]
+
+    response = user_client.post(url, {**form, "price": "0.6", "fee": "0"})
+    assert response.status_code == 422
+    refusal = (
+        "A dividend of XYZ on 2025-01-08 is already recorded (10 x 0.5): the ledger holds one "
+        "dividend of a holding a day, so edit that one instead."
+    )
+    assert escape(refusal) in response.content.decode()
+    assert Transaction.objects.filter(kind="dividend").count() == 1
+    assert portfolio.holdings.get().realized_pnl == D("4.25")
+
+
 def test_a_split_inside_the_range_does_not_jump(portfolio, trade, split_event):
     xyz = stock("XYZ", ["50", "55", "56", "60"], "60")  # closes on today's (split) basis
     trade(xyz, "buy", "2025-01-06", 10, "100")
