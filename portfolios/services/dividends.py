@@ -2,8 +2,9 @@
 
 Like split entries, automatic dividend entries are derived: the per-share amount of each stored
 `Dividend` times the shares held as its ex-date opens. They are created, adjusted and removed by
-every recompute of the holding. A dividend the user recorded for an ex-date (or an automatic one
-they edited, which becomes theirs) takes that ex-date's place and is never touched.
+every recompute of the holding. A dividend the user recorded (or imported: brokers date it on the
+pay date, weeks after the ex-date), or an automatic one they edited, which becomes theirs, takes
+the place of the market's latest dividend up to PAY_DATE_WINDOW before it, and is never touched.
 
 The per-share amount the ledger pays is the one paid then, in the instrument's currency:
 - The provider states past dividends on today's share basis (Yahoo divides a dividend before a
@@ -23,7 +24,7 @@ import logging
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction as db
@@ -45,20 +46,47 @@ def dividend_label(amount) -> str:
     return f"Dividend of {amount.normalize():f} per share"
 
 
+# How long after its ex-date a dividend is paid at most, as brokers date it (the pay date): a
+# dividend of the user's (recorded, or imported from a broker's file) stands for the market's
+# latest dividend in that window, which the ledger then does not pay a second time.
+PAY_DATE_WINDOW = timedelta(days=45)
+
+
+def claimed_ex_dates(own_dates: Sequence[date], ex_dates: Sequence[date]) -> set[date]:
+    """The market ex-dates the user's dividends (on `own_dates`) stand for: each claims the
+    latest ex-date on or before its own date, within PAY_DATE_WINDOW, that no other claimed;
+    dividends are matched in date order, so a quarter's payment never takes the next one's."""
+    ex_dates = sorted(set(ex_dates))
+    claimed: set[date] = set()
+    for day in sorted(own_dates):
+        at = bisect_right(ex_dates, day)
+        while at > 0:
+            at -= 1
+            ex_date = ex_dates[at]
+            if ex_date < day - PAY_DATE_WINDOW:
+                break
+            if ex_date not in claimed:
+                claimed.add(ex_date)
+                break
+    return claimed
+
+
 def market_dividends(
     holding: Holding, entries: Sequence[Transaction], splits: Sequence[ledger.Split] = ()
 ) -> list[ledger.DividendEvent]:
     """The instrument's dividends the ledger should pay on its own: those on an ex-date without
     a dividend of the user's, per share held then and in the instrument's currency (`splits`:
     the instrument's split history)."""
-    own = {e.trade_date for e in entries if e.kind == DIVIDEND and not e.automatic}
-    stored = [
-        row
-        for row in Dividend.objects.filter(instrument_id=holding.instrument_id).values_list(
-            "ex_date", "amount", "currency"
-        )
-        if row[0] not in own
-    ]
+    history = list(
+        Dividend.objects.filter(instrument_id=holding.instrument_id)
+        .order_by("ex_date")
+        .values_list("ex_date", "amount", "currency")
+    )
+    claimed = claimed_ex_dates(
+        [e.trade_date for e in entries if e.kind == DIVIDEND and not e.automatic],
+        [ex_date for ex_date, _, _ in history],
+    )
+    stored = [row for row in history if row[0] not in claimed]
     if not stored:
         return []
     currency = holding.instrument.currency

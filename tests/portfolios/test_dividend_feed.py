@@ -154,6 +154,40 @@ def test_a_dividend_the_user_recorded_for_the_ex_date_is_left_as_it_is(
     assert holding.realized_pnl == D("1.74")  # 2.05 less 0.31 withheld
 
 
+def test_a_dividend_dated_on_its_pay_date_stands_for_the_markets_and_is_not_paid_twice(
+    portfolio, aapl, trade, bars_run
+):
+    """Brokers date a dividend on the day it is paid, weeks after the ex-date: the user's (or an
+    imported) dividend takes the place of the market's latest one up to 45 days before it."""
+    trade(aapl, "buy", "2020-09-01", 10, "130")
+    trade(aapl, "dividend", "2020-11-12", 10, "0.205", note="paid")  # 6 days after the ex-date
+    bars_run()
+    holding = holding_of(portfolio, aapl)
+    assert dividend_entries(holding) == [
+        (dt.date(2020, 11, 12), D(10), D("0.205"), D(0), False, "paid")
+    ]
+    assert holding.realized_pnl == D("2.05")  # once, not 4.10
+
+
+def test_a_pay_date_claims_the_latest_unclaimed_ex_date_within_45_days():
+    from portfolios.services.dividends import claimed_ex_dates
+
+    quarters = [dt.date(2025, 2, 7), dt.date(2025, 5, 9), dt.date(2025, 8, 8)]
+    # Paid 2-4 weeks after each ex-date: each payment claims its own quarter.
+    paid = [dt.date(2025, 2, 20), dt.date(2025, 5, 30), dt.date(2025, 9, 4)]
+    assert claimed_ex_dates(paid, quarters) == set(quarters)
+    # On the ex-date itself, as a user recording it by hand does.
+    assert claimed_ex_dates([dt.date(2025, 5, 9)], quarters) == {dt.date(2025, 5, 9)}
+    # 46 days after the ex-date is too late, and before any ex-date claims nothing.
+    assert claimed_ex_dates([dt.date(2025, 3, 25)], quarters) == set()
+    assert claimed_ex_dates([dt.date(2025, 1, 10)], quarters) == set()
+    # A second payment in one window (a special dividend) takes the earlier unclaimed ex-date
+    # in the window, or none: never the next quarter's.
+    assert claimed_ex_dates([dt.date(2025, 5, 20), dt.date(2025, 5, 30)], quarters) == {
+        dt.date(2025, 5, 9)
+    }
+
+
 # -- from the admin ------------------------------------------------------------------------------
 
 
