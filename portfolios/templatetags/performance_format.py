@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from django import template
 
 register = template.Library()
+# Room for the largest rate returns.py writes down (a yearly rate over a few days of a large
+# gain can pass 10^25) with its decimals: the default context's 28 digits are not enough.
+WIDE = Context(prec=60)
 
 
 @register.filter
@@ -14,11 +17,11 @@ def return_pct(value, decimals=2) -> str:
     """A fraction as a signed percent: 0.1234 -> +12.34%; "n/a" for None."""
     if value is None:
         return "n/a"
-    number = Decimal(str(value)) * 100
+    number = WIDE.multiply(Decimal(str(value)), 100)
     quantum = Decimal(1).scaleb(-int(decimals))
-    rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
+    rounded = number.quantize(quantum, rounding=ROUND_HALF_UP, context=WIDE)
     sign = "+" if rounded > 0 else ("-" if rounded < 0 else "")
-    return f"{sign}{abs(rounded):,}%"
+    return f"{sign}{rounded.copy_abs():,}%"
 
 
 @register.filter

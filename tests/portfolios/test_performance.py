@@ -452,3 +452,17 @@ def test_a_new_base_currency_drops_the_value_history(portfolio, trade):
     update_portfolio(portfolio=portfolio, name="Main", base_currency="EUR")
     assert not PortfolioDay.objects.filter(portfolio=portfolio).exists()
     assert portfolio.holdings.get().base_currency == "EUR"
+
+
+def test_a_yearly_rate_beyond_28_digits_is_shown_not_an_error(user_client, portfolio, trade):
+    """Over four days a 62% gain is an XIRR of about 1.6 x 10^25 a year: written out in full."""
+    from portfolios.templatetags.performance_format import return_pct
+
+    xyz = stock("XYZ", ["10", "10", "10", "10"], "17")
+    trade(xyz, "buy", "2025-01-06", 10, "10")
+    trade(xyz, "buy", "2025-01-08", 10, "11")
+    rate = D("15611002813393267000000000.000000000000")
+    assert reports.portfolio_report(portfolio).selected.xirr == rate
+    assert return_pct(rate) == "+1,561,100,281,339,326,700,000,000,000.00%"
+    html = user_client.get(reverse("portfolios:performance", args=[portfolio.pk])).content
+    assert "XIRR +1,561,100,281,339,326,700,000,000,000.00% a year" in html.decode()
