@@ -69,7 +69,6 @@ class Report:
     comparison: dict[str, list[float | None]] = field(default_factory=dict)
     contributions: list[contribution.Contribution] = field(default_factory=list)
     explain: dict[str, str] = field(default_factory=lambda: EXPLAIN)
-    sort: str = "-pnl"  # how the contribution rows are ordered
 
     @cached_property
     def in_range(self) -> list[Point]:
@@ -84,16 +83,6 @@ class Report:
         ]
 
     @property
-    def table_points(self) -> list[Point]:
-        """At most TABLE_ROWS days of the range, evenly spaced, newest first, the last always
-        in (the chart's fallback table; the CSV has every day)."""
-        return _sample(self.in_range)[::-1]
-
-    @property
-    def table_underwater(self) -> list[tuple[dt.date, Decimal]]:
-        return _sample(self.underwater)[::-1]
-
-    @property
     def currency_pnl(self) -> Decimal:
         return sum((c.currency_pnl for c in self.contributions), Decimal(0))
 
@@ -102,7 +91,6 @@ class Report:
         return not self.points
 
 
-TABLE_ROWS = 60
 CHART_POINTS = 400
 
 
@@ -112,13 +100,6 @@ def chart_sample(count: int) -> list[int]:
         return list(range(count))
     step = (count - 1) / (CHART_POINTS - 1)
     return sorted({round(i * step) for i in range(CHART_POINTS)})
-
-
-def _sample(items: list) -> list:
-    if len(items) <= TABLE_ROWS:
-        return list(items)
-    step = (len(items) - 1) / (TABLE_ROWS - 1)
-    return [items[round(i * step)] for i in range(TABLE_ROWS)]
 
 
 def _points(days) -> list[Point]:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from portfolios.forms import DateInput, SymbolField
 from portfolios.models import Portfolio
-from portfolios.performance import combined
+from portfolios.performance import combined, page
 from portfolios.performance import report as reports
 from portfolios.performance.returns import RANGES
 from portfolios.views.common import HtmxHttpRequest
@@ -68,19 +68,46 @@ class RangeForm(forms.Form):
         }
 
 
-def _report(request: HtmxHttpRequest, pk: int | None):
+def _form(request: HtmxHttpRequest) -> tuple[RangeForm, dict, str]:
+    """The range form, what it asks for, and the contribution table's order."""
     form = RangeForm(request.GET or None)
     values = form.values()
+    sort = (form.cleaned_data.get("sort") if form.is_bound and form.is_valid() else "") or ""
+    return form, values, sort or DEFAULT_SORT
+
+
+def _report(request: HtmxHttpRequest, pk: int | None):
+    """The full report (every day of the range), for the CSVs."""
+    form, values, sort = _form(request)
     portfolio = None
     if pk is None:
         report = combined.user_report(request.user, **values)
     else:
         portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
         report = reports.portfolio_report(portfolio, **values)
-    sort = (form.cleaned_data.get("sort") if form.is_bound and form.is_valid() else "") or ""
-    report.contributions = _sorted(report.contributions, sort or DEFAULT_SORT)
-    report.sort = sort or DEFAULT_SORT
-    return portfolio, form, report
+    report.contributions = _sorted(report.contributions, sort)
+    return portfolio, report
+
+
+def _summary(request: HtmxHttpRequest, pk: int | None):
+    """What the page shows, from the cache while nothing it is read from has changed."""
+    form, values, sort = _form(request)
+    portfolio = None
+    if pk is None:
+        owner = request.user
+        summary = page.cached_summary(
+            owner.pk, "all", values, lambda: combined.user_report(owner, **values)
+        )
+    else:
+        portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)
+        summary = page.cached_summary(
+            portfolio.owner_id,
+            f"portfolio:{portfolio.pk}",
+            values,
+            lambda: reports.portfolio_report(portfolio, **values),
+        )
+    summary.contributions = _sorted(summary.contributions, sort)
+    return portfolio, form, summary, sort
 
 
 def _sorted(rows: list, sort: str) -> list:
@@ -115,16 +142,15 @@ def _csv_urls(pk: int | None, query: str) -> dict[str, str]:
 
 
 def _render(request: HtmxHttpRequest, pk: int | None) -> HttpResponse:
-    portfolio, form, report = _report(request, pk)
+    portfolio, form, summary, sort = _summary(request, pk)
     query = request.GET.urlencode()
     context = {
         "portfolio": portfolio,
         "form": form,
-        "report": report,
+        "report": summary,
         "ranges": RANGES,
         "csv": _csv_urls(pk, query),
-        "charts": _chart_data(report),
-        "sort_links": _sort_links(request, report.sort),
+        "sort_links": _sort_links(request, sort),
     }
     return render(request, TEMPLATE, context)
 
@@ -139,59 +165,6 @@ def performance(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def performance_all(request: HtmxHttpRequest) -> HttpResponse:
     return _render(request, None)
-
-
-def _chart_data(report: reports.Report) -> dict:
-    """The charts' series as columns (one list of dates, a list of values per series): a third
-    of the size of a list of points; at most CHART_POINTS days, evenly spaced."""
-    keep = reports.chart_sample(len(report.in_range))
-    days = [report.in_range[i].date.isoformat() for i in keep]
-
-    def column(values) -> list:
-        values = list(values)
-        return [None if values[i] is None else float(values[i]) for i in keep]
-
-    return {
-        "value": {
-            "format": "money",
-            "times": days,
-            "series": [
-                {
-                    "name": "Value",
-                    "kind": "area",
-                    "values": column(p.value for p in report.in_range),
-                },
-                {
-                    "name": "Net invested",
-                    "kind": "line",
-                    "values": column(p.net_invested for p in report.in_range),
-                },
-            ],
-        },
-        "comparison": {
-            "format": "percent",
-            "times": days,
-            "series": [
-                {
-                    "name": name,
-                    "kind": "line",
-                    "values": column(None if v is None else v * 100 for v in values),
-                }
-                for name, values in report.comparison.items()
-            ],
-        },
-        "underwater": {
-            "format": "percent",
-            "times": days,
-            "series": [
-                {
-                    "name": "Below the peak",
-                    "kind": "area",
-                    "values": column(v * 100 for _, v in report.underwater),
-                }
-            ],
-        },
-    }
 
 
 def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
@@ -211,7 +184,7 @@ def _percent(value) -> str:
 def _table_csv(request: HtmxHttpRequest, pk: int | None, table: str) -> HttpResponse:
     if table not in TABLES:
         raise Http404("No such table.")
-    portfolio, _, report = _report(request, pk)
+    portfolio, report = _report(request, pk)
     stem = f"portfolio-{portfolio.pk}" if portfolio else "portfolios"
     name = f"{stem}-{table}-{dt.date.today().isoformat()}.csv"
     ccy = report.currency
