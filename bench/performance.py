@@ -3,15 +3,19 @@
     uv run python bench/performance.py          # throwaway SQLite under var/bench-performance/
     uv run python bench/performance.py --database-url postgres://postgres@127.0.0.1:5432/mw_bench
     uv run python bench/performance.py --smoke  # tiny sizes, no budgets (CI)
+    uv run python bench/performance.py --profile  # and where a Max view after a refresh spends
 
 One user gets a portfolio of 10,000 entries (buys, sells, deposits) over five years of 20
 instruments, two of them in Canadian dollars (converted at CADUSD=X's daily closes), with
 BTC-USD, NVDA and SMH as benchmarks; every instrument has a daily bar for each weekday. The
 script prints:
 - the time to build the whole value history from nothing;
-- the performance page's p50/p95 server time and queries per request, warm (the days stored and
-  cached on the version tokens), for the Max and 1Y ranges and for all portfolios; budget: p50
-  <= 50 ms; and with the cache cleared before each request (the days read from the database);
+- the performance page's p50/p95 server time and queries per request, warm (the days stored, and
+  the page's summary cached on the version tokens), for the Max and 1Y ranges and for all
+  portfolios; budget: p50 <= 50 ms; after a quote refresh (the market token replaced before each
+  request: the days come from the cache, the returns, risk and charts are computed again, as
+  for the first view after every refresh); and with the cache cleared before each request (the
+  days read from the database);
 - the time to edit the first trade (the ledger write) and then to rebuild the value history it
   dropped (every day, as the first trade touches them all) on the next page view.
 """
@@ -154,17 +158,38 @@ def machine_speed() -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def profile(client, url: str, before_each) -> None:
+    """cProfile over 20 views of `url`, `before_each` run (unprofiled) before each one."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    for _ in range(20):
+        before_each()
+        profiler.enable()
+        client.get(url, secure=True)
+        profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.sort_stats("tottime").print_stats(25)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=None, help="default: SQLite under var/")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--fresh", action="store_true", help="rebuild the data")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no budgets (CI)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print the functions a Max view after a quote refresh spends most time in",
+    )
     args = parser.parse_args()
     pages.setup_django(args.database_url, smoke=args.smoke)
     from django.db import connection
     from django.test import Client
 
+    from config import versions
     from portfolios.models import PortfolioDay, Transaction
     from portfolios.performance import history
     from portfolios.services import update_transaction
@@ -185,12 +210,27 @@ def main() -> int:
         pages.measure(client, "performance, Max", f"{url}?range=max", requests, budget_ms=budget),
         pages.measure(client, "performance, 1Y", f"{url}?range=1y", requests, budget_ms=budget),
         pages.measure(
+            client,
+            "performance, all portfolios",
+            "/portfolios/performance/",
+            requests,
+            budget_ms=budget,
+        ),
+        pages.measure(
+            client,
+            "performance, Max, after a refresh",
+            f"{url}?range=max",
+            requests,
+            before_each=versions.market_changed,
+        ),
+        pages.measure(
             client, "performance, Max, cache cleared", f"{url}?range=max", requests, cold=True
         ),
-        pages.measure(client, "performance, all portfolios", "/portfolios/performance/", requests),
     ]
     for measurement in results:
         print(measurement.line(), flush=True)
+    if args.profile:
+        profile(client, f"{url}?range=max", versions.market_changed)
 
     first = (
         Transaction.objects.filter(portfolio=portfolio, kind="buy")
