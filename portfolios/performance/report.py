@@ -4,7 +4,7 @@ every range, benchmarks, risk and contribution, in a constant number of queries.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -16,7 +16,6 @@ from config import versions
 from market.models import Instrument
 from portfolios.models import Portfolio, PortfolioDay
 from portfolios.performance import benchmarks, contribution, history, returns, risk
-from portfolios.performance.history import PositionState
 from portfolios.performance.returns import Figures, Point, Window
 
 BENCHMARKS = ["BTC-USD", "NVDA", "SMH"]
@@ -171,13 +170,15 @@ def build(
     title: str,
     currency: str,
     points: list[Point],
-    positions_at,
+    contributions_of: Callable[..., list[contribution.Contribution]],
     range_key: str,
     start: dt.date | None = None,
     end: dt.date | None = None,
     compare: str = "",
-    instruments: dict | None = None,
 ) -> Report:
+    """The report of `points` over the range. `contributions_of(first, last, cash_income=,
+    total=)` gives the contribution rows from the day before the range (None: from nothing) to
+    its last day, the interest less fees over it and its net performance."""
     series = returns.Series.of(points)
     growth = series.growth
     win = _window(points, range_key, start, end)
@@ -212,14 +213,10 @@ def build(
             report.relations[symbol] = risk.relation(
                 daily, risk.benchmark_returns(series[symbol], base, days)
             )
-    start_positions, end_positions = positions_at(
-        points[win.base].date if win.base is not None else None, inside[-1].date
-    )
     start_income = points[win.base].cash_income if win.base is not None else Decimal(0)
-    report.contributions = contribution.contributions(
-        start_positions,
-        end_positions,
-        instruments or {},
+    report.contributions = contributions_of(
+        points[win.base].date if win.base is not None else None,
+        inside[-1].date,
         cash_income=inside[-1].cash_income - start_income,
         total=report.selected.net,
     )
@@ -257,19 +254,19 @@ def portfolio_report(
         after = live_positions if last == today else found.get(last, {})
         return before, after
 
-    report_positions = set(live_positions)
+    instruments = _instrument_names(set(live_positions))
+
+    def contributions_of(first: dt.date | None, last: dt.date, **totals):
+        before, after = positions_at(first, last)
+        return contribution.contributions([contribution.Part(before, after)], instruments, **totals)
+
     return build(
         title=portfolio.name,
         currency=portfolio.base_currency,
         points=points,
-        positions_at=positions_at,
+        contributions_of=contributions_of,
         range_key=range_key,
         start=start,
         end=end,
         compare=compare,
-        instruments=_instrument_names(report_positions),
     )
-
-
-def empty_positions() -> dict[int, PositionState]:
-    return {}
