@@ -6,13 +6,16 @@ benchmarks and the contribution; a page view needs a small part of it: the figur
 series (at most CHART_POINTS days) and the tables by period. That summary is kept in the cache
 under the owner's token (their ledger, portfolios and base currencies), the market token (quotes
 and FX rates, which price today's point), the bars token (closes, splits, instruments), the day
-and the range asked for. It is kept PAGE_ETAG_SECONDS at most, as a page's ETag is: today's
-point is priced at quotes that the price stream updates without replacing a token.
+and the range asked for, and the whole PAGE_ETAG_SECONDS since the market token was made, as
+a page's ETag is (config/conditional.py): today's point is priced at quotes that the price
+stream updates without replacing a token, so a summary is reused that long at most; while quotes
+are refreshed more often than that, it is computed once per refresh.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -223,14 +226,24 @@ def summarize(report: Report) -> Summary:
     return summary
 
 
+def _interval(market_token: str) -> int:
+    """Whole PAGE_ETAG_SECONDS since the market token was made (the token read with its epoch),
+    counted as a page's ETag counts them."""
+    seconds = max(1, settings.PAGE_ETAG_SECONDS)
+    born = versions.born(market_token.partition(".")[2]) or 0
+    return int((time.time() - born) // seconds)
+
+
 def cached_summary(owner_id: int, scope: str, values: dict, compute: Callable[[], Report]):
     """The summary of `compute()`'s report for `scope` (a portfolio, or all of the owner's) and
-    the range in `values`, from the cache when the tokens have not changed since."""
+    the range in `values`, from the cache when the tokens have not changed since (and for
+    PAGE_ETAG_SECONDS at most)."""
     tokens = versions.current([versions.user_key(owner_id), versions.MARKET, versions.BARS])
     token = ".".join(tokens) if all(tokens) else ""
     parts = (
         scope,
         str(timezone.localdate()),
+        str(_interval(tokens[1])),
         values.get("range_key") or "",
         str(values.get("start") or ""),
         str(values.get("end") or ""),
