@@ -207,6 +207,10 @@ def summarize(report: Report) -> Summary:
         is_empty=report.is_empty,
         selected=report.selected,
         ranges=report.ranges,
+        charts={
+            name: json_script(series, f"chart-{name}")
+            for name, series in chart_series(report).items()
+        },
     )
     inside = report.in_range
     if not inside:
@@ -220,9 +224,6 @@ def summarize(report: Report) -> Summary:
     summary.volatility = report.volatility
     summary.relations = report.relations
     summary.contributions = report.contributions
-    summary.charts = {
-        name: json_script(series, f"chart-{name}") for name, series in chart_series(report).items()
-    }
     return summary
 
 

@@ -96,7 +96,7 @@ def _summary(request: HtmxHttpRequest, pk: int | None):
     if pk is None:
         owner = request.user
         summary = page.cached_summary(
-            owner.pk, "all", values, lambda: combined.user_report(owner, **values)
+            owner.pk, f"all:{owner.pk}", values, lambda: combined.user_report(owner, **values)
         )
     else:
         portfolio = get_object_or_404(Portfolio, pk=pk, owner=request.user)

@@ -206,3 +206,17 @@ def test_a_long_range_shows_its_tables_by_month(user_client, portfolio, trade):
     )
     assert row in html
     assert html.count('<th scope="row">2024-1') == 2 * 3  # the value and underwater tables
+
+
+def test_a_range_without_days_shows_empty_charts_and_no_rows(user_client, portfolio, trade):
+    """A custom range before the first entry: no figures, no drawdown (it was a 500)."""
+    xyz = stock("XYZ", [(D1, "10"), (D2, "10"), (D3, "10")], "15")
+    trade(xyz, "buy", "2025-01-08", 10, "10")
+    url = reverse("portfolios:performance", args=[portfolio.pk])
+    html = user_client.get(url, {"start": "2025-01-06", "end": "2025-01-07"}).content.decode()
+    assert (
+        '<script id="chart-value" type="application/json">{"format": "money", "times": [], '
+        '"series": [{"name": "Value", "kind": "area", "values": []}' in html
+    )
+    assert "<td>2025-01-0" not in html
+    assert "Max drawdown</abbr></dt><dd>n/a</dd>" in html
