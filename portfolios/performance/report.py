@@ -102,7 +102,7 @@ def chart_sample(count: int) -> list[int]:
 
 
 def _points(days) -> list[Point]:
-    return [Point(*row) for row in days]
+    return list(map(Point._make, days))
 
 
 POINT_FIELDS = ("date", "market_value", "cash", "net_invested", "flow", "cash_income")

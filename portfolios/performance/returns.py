@@ -14,6 +14,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,8 +25,9 @@ RATE_PLACES = Decimal("1E-12")
 DAYS_PER_YEAR = 365
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
+    """A day of a value history (a tuple: some thousand are made for every report)."""
+
     date: dt.date
     market_value: Decimal
     cash: Decimal
