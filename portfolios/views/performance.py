@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from config.conditional import conditional_page
 from portfolios.forms import DateInput, SymbolField
 from portfolios.models import Portfolio
 from portfolios.performance import combined, page
@@ -155,12 +156,14 @@ def _render(request: HtmxHttpRequest, pk: int | None) -> HttpResponse:
     return render(request, TEMPLATE, context)
 
 
+@conditional_page
 @login_required
 @require_GET
 def performance(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _render(request, pk)
 
 
+@conditional_page
 @login_required
 @require_GET
 def performance_all(request: HtmxHttpRequest) -> HttpResponse:

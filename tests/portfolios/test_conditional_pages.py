@@ -131,6 +131,8 @@ PAGES = {
     "watchlist": lambda p, w: url("watchlist", w.pk),
     "watchlist rows": lambda p, w: url("watchlist_rows", w.pk),
     "alerts": lambda p, w: url("alerts"),
+    "performance": lambda p, w: url("performance", p.pk) + "?range=1Y",
+    "all performance": lambda p, w: url("performance_all"),
 }
 
 
