@@ -1,8 +1,7 @@
-"""Reads that pages and exports share: positions with P&L, exposure, transactions, watchlists.
+"""Positions: every holding of a portfolio with its value and P&L in the portfolio's currency.
 
-Every function takes the owner or an object already fetched through the owner, and runs a
-constant number of queries (the holdings with their instrument, quote and miner facts in one;
-the FX rates they need in one more).
+The holdings come with their instrument, quote and miner facts in one query, and the FX rates
+they need in one more, however many there are.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from market.models import Instrument, Miner, Quote
-from portfolios.models import Holding, Portfolio, Transaction, Watchlist, WatchlistItem
+from portfolios.models import Holding, Portfolio
 from portfolios.services.instruments import fx_symbol
 
 ZERO = Decimal(0)
@@ -329,132 +328,3 @@ def portfolio_summaries(owner) -> list[tuple[Portfolio, Positions]]:
     for holding in holdings:
         by_portfolio[holding.portfolio_id].append(holding)
     return [(p, _build_positions(by_portfolio[p.pk], p.base_currency, rates)) for p in portfolios]
-
-
-# -- exposure ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Slice:
-    key: str
-    label: str
-    value: Decimal
-    weight: Decimal  # percent of the total
-    symbols: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Exposure:
-    currency: str
-    total_value: Decimal
-    by_segment: list[Slice]
-    by_country: list[Slice]
-    by_tier: list[Slice]
-    positions: list[Slice]  # one per instrument, largest first
-    ai_hpc_weight: Decimal | None
-    ai_hpc_value: Decimal
-    unpriced: list[str] = field(default_factory=list)
-
-    @property
-    def largest(self) -> Slice | None:
-        return self.positions[0] if self.positions else None
-
-    @property
-    def top3(self) -> list[Slice]:
-        return self.positions[:3]
-
-    @property
-    def top3_weight(self) -> Decimal | None:
-        if not self.positions or not self.total_value:
-            return None
-        return sum((s.value for s in self.top3), ZERO) / self.total_value * HUNDRED
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.positions
-
-
-def _slices(
-    rows: list[PositionRow], key, label, total: Decimal, order: list[str] | None = None
-) -> list[Slice]:
-    groups: dict[str, Slice] = {}
-    for row in rows:
-        k = key(row)
-        slice_ = groups.setdefault(k, Slice(k, label(row), ZERO, ZERO))
-        slice_.value += row.market_value
-        if row.symbol not in slice_.symbols:
-            slice_.symbols.append(row.symbol)
-    for slice_ in groups.values():
-        slice_.weight = slice_.value / total * HUNDRED if total else ZERO
-    if order:
-        return [groups[k] for k in order if k in groups]
-    return sorted(groups.values(), key=lambda s: (-s.value, s.label))
-
-
-def exposure_from_positions(positions: Positions) -> Exposure:
-    priced = [r for r in positions.rows if r.market_value is not None]
-    total = sum((r.market_value for r in priced), ZERO)
-    segment_order = [k for k, _ in SEGMENT_ORDER]
-    tier_order = [k for k, _, _ in CAP_TIERS] + [NO_TIER[0]]
-    ai_value = sum((r.market_value for r in priced if r.segment in AI_HPC_SEGMENTS), ZERO)
-    return Exposure(
-        currency=positions.base_currency,
-        total_value=total,
-        by_segment=_slices(
-            priced, lambda r: r.segment, lambda r: r.segment_label, total, segment_order
-        ),
-        by_country=_slices(priced, lambda r: r.country, lambda r: r.country_label, total),
-        by_tier=_slices(priced, lambda r: r.tier, lambda r: r.tier_label, total, tier_order),
-        positions=_slices(priced, lambda r: r.symbol, lambda r: r.instrument.name, total),
-        ai_hpc_weight=ai_value / total * HUNDRED if total else None,
-        ai_hpc_value=ai_value,
-        unpriced=positions.unpriced,
-    )
-
-
-def exposure(owner, portfolio: Portfolio | None = None) -> Exposure:
-    """Exposure of one portfolio (in its currency), or of all the owner's portfolios together
-    (in US dollars, the same instrument in two portfolios counted as one position)."""
-    if portfolio is not None:
-        if portfolio.owner_id != owner.pk:
-            raise Portfolio.DoesNotExist
-        return exposure_from_positions(portfolio_positions(portfolio))
-    holdings = list(_holdings().filter(portfolio__owner=owner))
-    return exposure_from_positions(_build_positions(holdings, "USD"))
-
-
-# -- transactions -----------------------------------------------------------------------------
-
-
-def portfolio_transactions(portfolio: Portfolio) -> QuerySet[Transaction]:
-    """The portfolio's ledger, newest first, split entries included."""
-    return (
-        Transaction.objects.filter(portfolio=portfolio)
-        .select_related("holding__instrument")
-        .order_by("-trade_date", "-id")
-    )
-
-
-def user_transactions(user) -> QuerySet[Transaction]:
-    """Every transaction of every portfolio of the user, newest first."""
-    return (
-        Transaction.objects.filter(portfolio__owner=user)
-        .select_related("holding__instrument", "portfolio")
-        .order_by("-trade_date", "-id")
-    )
-
-
-# -- watchlists -------------------------------------------------------------------------------
-
-
-def watchlist_items(watchlist: Watchlist) -> QuerySet[WatchlistItem]:
-    """The watchlist's rows in order, each with its instrument, quote and miner facts."""
-    return watchlist.items.select_related("instrument__quote", "instrument__miner").order_by(
-        "position", "id"
-    )
-
-
-def user_watchlists(user) -> QuerySet[Watchlist]:
-    from django.db.models import Count
-
-    return user.watchlists.annotate(item_count=Count("items")).order_by("position", "id")
