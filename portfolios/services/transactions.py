@@ -12,7 +12,6 @@ here as well.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
@@ -49,8 +48,6 @@ from portfolios.services.trade_values import (  # noqa: F401 (re-exported for ca
     clean_trade_values,
     split_label,
 )
-
-log = logging.getLogger(__name__)
 
 
 def _fx_pairs(portfolio: Portfolio, currencies: Iterable[str]) -> set[tuple[str, str]]:
