@@ -33,6 +33,7 @@ from config import versions
 from market.models import DailyBar, Dividend
 from portfolios import ledger
 from portfolios.models import Holding, Transaction
+from portfolios.services import derived
 from portfolios.services.instruments import ensure_fx_instruments, fx_symbol
 
 log = logging.getLogger(__name__)
@@ -149,36 +150,20 @@ def _close_on(series: tuple[list[date], list[Decimal]] | None, day: date) -> Dec
 
 def reconcile(holding: Holding, entries: Sequence[Transaction], position: ledger.Position) -> None:
     """Create, adjust and remove the holding's automatic dividend entries to match `position`."""
-    existing = {e.trade_date: e for e in entries if e.kind == DIVIDEND and e.automatic}
-    paid = {d.ex_date: d for d in position.applied_dividends}
-    to_create, to_update = [], []
-    for ex_date, dividend in paid.items():
-        shares = position.stored(dividend.shares)
-        entry = existing.get(ex_date)
-        if entry is None:
-            to_create.append(
-                Transaction(
-                    holding=holding,
-                    portfolio_id=holding.portfolio_id,
-                    kind=DIVIDEND,
-                    trade_date=ex_date,
-                    quantity=shares,
-                    price=dividend.amount,
-                    automatic=True,
-                    note=dividend_label(dividend.amount),
-                )
-            )
-        elif entry.quantity != shares or entry.price != dividend.amount:
-            entry.quantity, entry.price = shares, dividend.amount
-            entry.note = dividend_label(dividend.amount)
-            to_update.append(entry)
-    stale = [e.pk for day, e in existing.items() if day not in paid]
-    if stale:
-        Transaction.objects.filter(pk__in=stale).delete()
-    if to_create:
-        Transaction.objects.bulk_create(to_create)
-    if to_update:
-        Transaction.objects.bulk_update(to_update, ["quantity", "price", "note"])
+    derived.sync_entries(
+        holding,
+        DIVIDEND,
+        {e.trade_date: e for e in entries if e.kind == DIVIDEND and e.automatic},
+        {
+            dividend.ex_date: {
+                "quantity": position.stored(dividend.shares),
+                "price": dividend.amount,
+                "automatic": True,
+                "note": dividend_label(dividend.amount),
+            }
+            for dividend in position.applied_dividends
+        },
+    )
 
 
 def make_room(holding_days: Collection[tuple[int, date]]) -> dict[tuple[int, date], Transaction]:

@@ -16,7 +16,7 @@ from market.models import Instrument, SplitEvent
 from portfolios import ledger
 from portfolios.models import Holding, Portfolio, Transaction
 from portfolios.performance import history
-from portfolios.services import dividends, trade_fx
+from portfolios.services import derived, dividends, trade_fx
 from portfolios.services.trade_values import (
     VALUE_LIMIT,
     LedgerError,
@@ -100,35 +100,19 @@ def _recompute_locked(holding: Holding, since: date | None = None) -> Holding | 
         )
     dividends.reconcile(holding, entries, position)
 
-    existing = {e.trade_date: e for e in entries if e.kind == Transaction.Kind.SPLIT}
-    applied = {split.split_date: split for split in position.applied_splits}
-    to_create, to_update = [], []
-    for split_date, split in applied.items():
-        change = position.stored(split.quantity_change)
-        entry = existing.get(split_date)
-        if entry is None:
-            to_create.append(
-                Transaction(
-                    holding=holding,
-                    portfolio_id=holding.portfolio_id,
-                    kind=Transaction.Kind.SPLIT,
-                    trade_date=split_date,
-                    quantity=change,
-                    split_ratio=split.ratio,
-                    note=split_label(split.ratio),
-                )
-            )
-        elif entry.quantity != change or entry.split_ratio != split.ratio:
-            entry.quantity, entry.split_ratio = change, split.ratio
-            entry.note = split_label(split.ratio)
-            to_update.append(entry)
-    stale = [e.pk for d, e in existing.items() if d not in applied]
-    if stale:
-        Transaction.objects.filter(pk__in=stale).delete()
-    if to_create:
-        Transaction.objects.bulk_create(to_create)
-    if to_update:
-        Transaction.objects.bulk_update(to_update, ["quantity", "split_ratio", "note"])
+    derived.sync_entries(
+        holding,
+        Transaction.Kind.SPLIT,
+        {e.trade_date: e for e in entries if e.kind == Transaction.Kind.SPLIT},
+        {
+            split.split_date: {
+                "quantity": position.stored(split.quantity_change),
+                "split_ratio": split.ratio,
+                "note": split_label(split.ratio),
+            }
+            for split in position.applied_splits
+        },
+    )
 
     holding.quantity = position.stored(position.quantity)
     holding.average_cost = position.stored(position.average_cost)
