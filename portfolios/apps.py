@@ -126,33 +126,22 @@ class PortfoliosConfig(AppConfig):
         PRIVATE_PARTS["portfolio"] = open_portfolio
         splits_recorded.connect(_on_splits_recorded, dispatch_uid="portfolios.splits")
         dividends_recorded.connect(_on_dividends_recorded, dispatch_uid="portfolios.dividends")
-        self._connect_split_events()
-        self._connect_dividends()
+        self._connect_market_history()
         self._connect_user_versions()
 
-    def _connect_split_events(self) -> None:
+    def _connect_market_history(self) -> None:
+        """A split or a dividend saved or deleted outside a bars run (in the admin) reaches the
+        ledgers of its instrument."""
         from django.db.models.signals import post_delete, post_save
 
-        from market.models import SplitEvent
+        from market.models import Dividend, SplitEvent
 
-        for signal, suffix in ((post_save, "save"), (post_delete, "delete")):
-            signal.connect(
-                _on_split_event_changed,
-                sender=SplitEvent,
-                dispatch_uid=f"portfolios.split.{suffix}",
-            )
-
-    def _connect_dividends(self) -> None:
-        from django.db.models.signals import post_delete, post_save
-
-        from market.models import Dividend
-
-        for signal, suffix in ((post_save, "save"), (post_delete, "delete")):
-            signal.connect(
-                _on_dividend_changed,
-                sender=Dividend,
-                dispatch_uid=f"portfolios.dividend.{suffix}",
-            )
+        for model, receiver, name in (
+            (SplitEvent, _on_split_event_changed, "split"),
+            (Dividend, _on_dividend_changed, "dividend"),
+        ):
+            for signal, suffix in ((post_save, "save"), (post_delete, "delete")):
+                signal.connect(receiver, sender=model, dispatch_uid=f"portfolios.{name}.{suffix}")
 
     def _connect_user_versions(self) -> None:
         """Saves and deletes of a user's rows, wherever they come from (a form, the admin, a
