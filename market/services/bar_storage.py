@@ -16,6 +16,7 @@ from market.services.corporate_actions import (
     _send_dividends_recorded,
     _send_splits_recorded,
     _store_dividends,
+    _store_splits,
 )
 
 BAR_BATCH_SIZE = 5000  # rows per INSERT when writing thousands of bars
@@ -97,13 +98,6 @@ def _store_bars(
                 currency=dividend.currency,
             )
     with transaction.atomic():
-        known = set()
-        if splits:
-            known = set(
-                SplitEvent.objects.filter(instrument_id__in={key[0] for key in splits}).values_list(
-                    "instrument_id", "date"
-                )
-            )
         DailyBar.objects.bulk_create(
             bars,
             update_conflicts=True,
@@ -115,21 +109,8 @@ def _store_bars(
         if changed_dividend_ids:
             tally.changed_dividends += len(changed_dividend_ids)
             transaction.on_commit(lambda: _send_dividends_recorded(changed_dividend_ids))
-        new_keys = [key for key in splits if key not in known]
-        if splits:
-            SplitEvent.objects.bulk_create(
-                list(splits.values()),
-                update_conflicts=True,
-                unique_fields=["instrument", "date"],
-                update_fields=["ratio"],
-            )
+        new_keys, new_ids = _store_splits(splits)
         if new_keys:
-            wanted = set(new_keys)
-            stored = SplitEvent.objects.filter(
-                instrument_id__in={key[0] for key in wanted},
-                date__in={key[1] for key in wanted},
-            ).values_list("pk", "instrument_id", "date")
-            new_ids = [pk for pk, instrument_id, day in stored if (instrument_id, day) in wanted]
             tally.new_split_ids += new_ids
             transaction.on_commit(lambda: _send_splits_recorded(new_ids))
             for instrument_id, _ in new_keys:

@@ -1,6 +1,6 @@
-"""Splits and dividends from the provider's daily history: dividends stored when new or restated,
-and the splits and dividends a run stored announced (market.signals) once its transaction
-commits."""
+"""Splits and dividends from the provider's daily history: split events upserted, dividends
+stored when new or restated, and the new ones announced (market.signals) once the run's
+transaction commits."""
 
 from __future__ import annotations
 
@@ -43,6 +43,36 @@ def _store_dividends(dividends: dict[tuple[int, date], Dividend]) -> list[int]:
         ex_date__in={key[1] for key in changed},
     ).values_list("pk", "instrument_id", "ex_date")
     return sorted(pk for pk, instrument_id, ex_date in rows if (instrument_id, ex_date) in changed)
+
+
+def _store_splits(
+    splits: dict[tuple[int, date], SplitEvent],
+) -> tuple[list[tuple[int, date]], list[int]]:
+    """Upsert the split events; returns the (instrument id, date) keys of those that were not
+    stored before, and their ids."""
+    if not splits:
+        return [], []
+    known = set(
+        SplitEvent.objects.filter(instrument_id__in={key[0] for key in splits}).values_list(
+            "instrument_id", "date"
+        )
+    )
+    new_keys = [key for key in splits if key not in known]
+    SplitEvent.objects.bulk_create(
+        list(splits.values()),
+        update_conflicts=True,
+        unique_fields=["instrument", "date"],
+        update_fields=["ratio"],
+    )
+    if not new_keys:
+        return [], []
+    wanted = set(new_keys)
+    stored = SplitEvent.objects.filter(
+        instrument_id__in={key[0] for key in wanted},
+        date__in={key[1] for key in wanted},
+    ).values_list("pk", "instrument_id", "date")
+    new_ids = [pk for pk, instrument_id, day in stored if (instrument_id, day) in wanted]
+    return new_keys, new_ids
 
 
 def _send_dividends_recorded(dividend_ids: list[int]) -> None:
