@@ -1,17 +1,17 @@
 """Yahoo Finance through yfinance: batched quotes, profiles, daily bars with splits and
 dividends, search. How it talks HTTP (the session, and the one private yfinance call for the
-batch quote) is in yahoo_http.py.
+batch quote) is in yahoo_http.py; how its answers are read, in yahoo_quotes.py (quote results)
+and yahoo_bars.py (daily history).
 
-Numbers are cleaned here, once: the dataclasses returned hold clean values (see base.py).
+Numbers are cleaned once, as the answers are read: the dataclasses returned hold clean values
+(see base.py).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from fractions import Fraction
+from datetime import date, timedelta
 from typing import Any
 
 import yfinance as yf
@@ -23,15 +23,8 @@ from yfinance.exceptions import (
 )
 
 from .base import (
-    BAR_PLACES,
-    CLOSED,
-    POST,
-    PRE,
-    REGULAR,
-    BarData,
     BarsData,
     Batch,
-    DividendData,
     MalformedData,
     ProfileData,
     ProviderError,
@@ -39,14 +32,10 @@ from .base import (
     QuoteData,
     RateLimited,
     SearchHit,
-    SplitData,
     UnknownSymbol,
-    clean_count,
     clean_money,
-    clean_price,
-    clean_ratio,
-    to_decimal,
 )
+from .yahoo_bars import _bars_from_frame, _means_unknown
 from .yahoo_http import (
     YahooContractBroken,
     last_response,
@@ -55,55 +44,21 @@ from .yahoo_http import (
     retry_after_seconds,
     yahoo_get,
 )
+from .yahoo_quotes import (  # noqa: F401 (re-exported for callers)
+    KINDS,
+    MARKET_STATES,
+    SOURCE,
+    _count,
+    _currency,
+    _quote,
+    _raw,
+)
 
 QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
 QUOTE_SUMMARY_URL = "https://query2.finance.yahoo.com/v10/finance/quoteSummary"
 # Symbols per v7 quote request; Yahoo takes more, but long URLs start failing somewhere past
 # a few hundred symbols, and 100 keeps a 500-instrument refresh at 5 requests.
 QUOTE_CHUNK_SIZE = 100
-SOURCE = "yahoo"
-
-# Yahoo's marketState. PREPRE (20:00-04:00 after POSTPOST) and POSTPOST (after 20:00) are hours
-# without extended trading, which is "closed" in our sessions.
-MARKET_STATES = {
-    "PRE": PRE,
-    "REGULAR": REGULAR,
-    "POST": POST,
-    "PREPRE": CLOSED,
-    "POSTPOST": CLOSED,
-    "CLOSED": CLOSED,
-}
-KINDS = {"EQUITY": "equity", "ETF": "etf", "CRYPTOCURRENCY": "crypto", "INDEX": "index"}
-
-
-# -- numbers from Yahoo's JSON ---------------------------------------------------------------------
-
-
-def _raw(value: Any) -> Any:
-    """The value of a Yahoo field: plain, or {"raw": ...} in formatted answers."""
-    return value.get("raw") if isinstance(value, dict) else value
-
-
-def _price(value: Any) -> Decimal | None:
-    return clean_price(_raw(value))
-
-
-def _count(value: Any) -> int | None:
-    return clean_count(_raw(value))
-
-
-def _currency(value: Any) -> str | None:
-    return value.upper() if isinstance(value, str) and len(value) == 3 else None
-
-
-def _timestamp(value: Any) -> datetime | None:
-    number = to_decimal(_raw(value))
-    if number is None:
-        return None
-    try:
-        return datetime.fromtimestamp(int(number), tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -134,45 +89,10 @@ class YahooProvider:
         batch: Batch[QuoteData] = Batch()
         for symbol, raw in self._quote_results(symbols, batch):
             try:
-                batch.items[symbol] = self._quote(symbol, raw)
+                batch.items[symbol] = _quote(symbol, raw)
             except MalformedData as exc:
                 batch.errors[symbol] = exc
         return batch
-
-    def _quote(self, symbol: str, raw: dict) -> QuoteData:
-        price = _price(raw.get("regularMarketPrice"))
-        if price is None:
-            raise MalformedData(
-                f"{symbol}: no usable regularMarketPrice ({raw.get('regularMarketPrice')!r})"
-            )
-        regular_time = _timestamp(raw.get("regularMarketTime"))
-        return QuoteData(
-            symbol=symbol,
-            price=price,
-            previous_close=_price(raw.get("regularMarketPreviousClose")),
-            currency=_currency(raw.get("currency")),
-            market_state=MARKET_STATES.get(str(raw.get("marketState", "")).upper(), CLOSED),
-            pre_market_price=self._extended_price(raw, "preMarket", regular_time),
-            post_market_price=self._extended_price(raw, "postMarket", regular_time),
-            day_high=_price(raw.get("regularMarketDayHigh")),
-            day_low=_price(raw.get("regularMarketDayLow")),
-            volume=_count(raw.get("regularMarketVolume")),
-            shares_outstanding=_count(raw.get("sharesOutstanding")) or None,
-            market_cap=clean_money(_raw(raw.get("marketCap"))),
-            provider_time=regular_time,
-            source=SOURCE,
-        )
-
-    @staticmethod
-    def _extended_price(raw: dict, prefix: str, regular_time: datetime | None) -> Decimal | None:
-        """The pre- or post-market price, unless it is older than the regular price (Yahoo keeps
-        this morning's pre-market price all day, and last night's post-market price until the
-        next close)."""
-        price = _price(raw.get(f"{prefix}Price"))
-        when = _timestamp(raw.get(f"{prefix}Time"))
-        if price is None or (when and regular_time and when <= regular_time):
-            return None
-        return price
 
     # -- profiles ---------------------------------------------------------------------------------
 
@@ -270,62 +190,10 @@ class YahooProvider:
             # yfinance's HistoryMetadata is no dict: it has no .get().
             currency = metadata["currency"] if "currency" in metadata else None  # noqa: SIM401
         except Exception as exc:
-            if isinstance(exc, YFPricesMissingError) and not self._means_unknown(exc):
+            if isinstance(exc, YFPricesMissingError) and not _means_unknown(exc):
                 return BarsData(symbol=symbol)  # a range without trading days
             raise self._translate(exc, symbol) from exc
-        return self._bars_from_frame(symbol, frame, start, end, _currency(currency))
-
-    @staticmethod
-    def _means_unknown(exc: YFPricesMissingError) -> bool:
-        reason = (exc.yahoo_reason or "").lower()
-        return "delisted" in reason or "not found" in reason or "no data found" in reason
-
-    @staticmethod
-    def _bars_from_frame(
-        symbol: str, frame: Any, start: date, end: date | None, currency: str | None
-    ) -> BarsData:
-        """Bars at the 6 decimals Yahoo's chart carries (its float32-like values rounded to
-        BAR_PLACES), with the split and dividend events of the range."""
-
-        def price(value: Any) -> Decimal | None:
-            return clean_price(value, BAR_PLACES)
-
-        bars: list[BarData] = []
-        splits: list[SplitData] = []
-        dividends: list[DividendData] = []
-        columns = {name: frame[name].tolist() for name in frame.columns}
-        empty = [None] * len(frame.index)
-        for row, stamp in enumerate(frame.index):
-            day = stamp.date()
-            if day < start or (end is not None and day > end):
-                continue
-            split = to_decimal(columns.get("Stock Splits", empty)[row])
-            if split:
-                fraction = Fraction(split).limit_denominator(10_000)
-                ratio = clean_ratio(Decimal(fraction.numerator) / Decimal(fraction.denominator))
-                if ratio is not None:
-                    splits.append(SplitData(date=day, ratio=ratio))
-            amount = clean_price(columns.get("Dividends", empty)[row])
-            if amount is not None:
-                if currency is None:
-                    raise MalformedData(f"{symbol}: a dividend on {day} without a currency")
-                dividends.append(DividendData(date=day, amount=amount, currency=currency))
-            close = price(columns["Close"][row])
-            if close is None:
-                continue  # Yahoo leaves holes (null close) in some series
-            adjusted = price(columns.get("Adj Close", empty)[row])
-            bars.append(
-                BarData(
-                    date=day,
-                    open=price(columns["Open"][row]),
-                    high=price(columns["High"][row]),
-                    low=price(columns["Low"][row]),
-                    close=close,
-                    adj_close=adjusted or close,
-                    volume=clean_count(columns.get("Volume", empty)[row]),
-                )
-            )
-        return BarsData(symbol=symbol, bars=bars, splits=splits, dividends=dividends)
+        return _bars_from_frame(symbol, frame, start, end, _currency(currency))
 
     # -- search -----------------------------------------------------------------------------------
 

@@ -1,32 +1,25 @@
 """Daily bars, splits and dividends: backfills, updates, and re-fetching history after a new
-split; symbols the provider keeps not knowing are made inactive (market.services.delisting)."""
+split; symbols the provider keeps not knowing are made inactive (market.services.delisting).
+Each provider answer is stored by market.services.bar_storage."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from market import sessions, signals
-from market.models import (
-    DailyBar,
-    Dividend,
-    Instrument,
-    RefreshRun,
-    SplitEvent,
-)
-from market.providers import (
-    BarsData,
-    MarketDataProvider,
-    UnknownSymbol,
-    get_provider,
+from market import sessions
+from market.models import DailyBar, Instrument, RefreshRun
+from market.providers import MarketDataProvider, UnknownSymbol, get_provider
+from market.services.bar_storage import (  # noqa: F401 (re-exported for callers)
+    BAR_BATCH_SIZE,
+    BAR_UPDATE_FIELDS,
+    _BarsTally,
+    _store_bars,
 )
 from market.services.delisting import note_symbol_answers
 from market.services.runs import (
@@ -40,193 +33,9 @@ from market.services.runs import (
     run_outcome,
 )
 
-logger = logging.getLogger(__name__)
-
-
 BARS_CHUNK = 25
 BARS_OVERLAP_DAYS = 7  # an update re-reads the last week: the latest bar may have been partial
-BAR_BATCH_SIZE = 5000  # rows per INSERT when writing thousands of bars
 MISSING_BARS_RETRY_AFTER = timedelta(hours=6)
-BAR_UPDATE_FIELDS = ["open", "high", "low", "close", "adj_close", "volume", "source"]
-
-
-@dataclass
-class _BarsTally:
-    instruments: set[int] = field(default_factory=set)  # ids of instruments that got bars
-    bars: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)  # symbol -> bars without a close
-    new_split_ids: list[int] = field(default_factory=list)
-    refetch: dict[int, date] = field(default_factory=dict)  # instrument id -> first stored bar
-    dividends: int = 0
-    changed_dividends: int = 0  # new, or with another amount or currency than stored
-    answered: set[int] = field(default_factory=set)  # ids the provider had an answer for
-    unknown: dict[int, str] = field(default_factory=dict)  # id -> why it did not know the symbol
-    deactivated: list[str] = field(default_factory=list)
-
-
-def _bar_rows(instrument_id: int, data: BarsData, source: str) -> tuple[list[DailyBar], int]:
-    rows, dropped = [], 0
-    for bar in data.bars:
-        # BarData refuses unclean prices and a missing close (market/providers/base.py).
-        if not isinstance(bar.date, date):
-            dropped += 1
-            continue
-        rows.append(
-            DailyBar(
-                instrument_id=instrument_id,
-                date=bar.date,
-                open=bar.open,
-                high=bar.high,
-                low=bar.low,
-                close=bar.close,
-                adj_close=bar.adj_close,
-                volume=bar.volume,
-                source=source,
-            )
-        )
-    return rows, dropped
-
-
-def _store_bars(
-    run: RefreshRun,
-    instruments: dict[str, Instrument],
-    batch_items: dict[str, BarsData],
-    *,
-    source: str,
-    fetched_from: date,
-    first_dates: dict[int, date | None],
-    tally: _BarsTally,
-) -> None:
-    """Upsert the bars, splits and dividends of one provider answer; note the new splits and
-    the new or changed dividends."""
-    bars: list[DailyBar] = []
-    splits: dict[tuple[int, date], SplitEvent] = {}
-    dividends: dict[tuple[int, date], Dividend] = {}
-    for symbol, data in batch_items.items():
-        instrument = instruments.get(symbol)
-        if instrument is None:
-            continue
-        rows, dropped = _bar_rows(instrument.pk, data, source)
-        if dropped:
-            tally.dropped[symbol] = tally.dropped.get(symbol, 0) + dropped
-        if rows:
-            tally.instruments.add(instrument.pk)
-        bars += rows
-        for split in data.splits:  # clean ratios (market.providers.base)
-            if split.ratio != 1:
-                splits[(instrument.pk, split.date)] = SplitEvent(
-                    instrument_id=instrument.pk, date=split.date, ratio=split.ratio
-                )
-        for dividend in data.dividends:  # clean values (market.providers.base)
-            dividends[(instrument.pk, dividend.date)] = Dividend(
-                instrument_id=instrument.pk,
-                ex_date=dividend.date,
-                amount=dividend.amount,
-                currency=dividend.currency,
-            )
-    with transaction.atomic():
-        known = set()
-        if splits:
-            known = set(
-                SplitEvent.objects.filter(instrument_id__in={key[0] for key in splits}).values_list(
-                    "instrument_id", "date"
-                )
-            )
-        DailyBar.objects.bulk_create(
-            bars,
-            update_conflicts=True,
-            unique_fields=["instrument", "date"],
-            update_fields=BAR_UPDATE_FIELDS,
-            batch_size=BAR_BATCH_SIZE,
-        )
-        changed_dividend_ids = _store_dividends(dividends)
-        if changed_dividend_ids:
-            tally.changed_dividends += len(changed_dividend_ids)
-            transaction.on_commit(lambda: _send_dividends_recorded(changed_dividend_ids))
-        new_keys = [key for key in splits if key not in known]
-        if splits:
-            SplitEvent.objects.bulk_create(
-                list(splits.values()),
-                update_conflicts=True,
-                unique_fields=["instrument", "date"],
-                update_fields=["ratio"],
-            )
-        if new_keys:
-            wanted = set(new_keys)
-            stored = SplitEvent.objects.filter(
-                instrument_id__in={key[0] for key in wanted},
-                date__in={key[1] for key in wanted},
-            ).values_list("pk", "instrument_id", "date")
-            new_ids = [pk for pk, instrument_id, day in stored if (instrument_id, day) in wanted]
-            tally.new_split_ids += new_ids
-            transaction.on_commit(lambda: _send_splits_recorded(new_ids))
-            for instrument_id, _ in new_keys:
-                # Yahoo restates every close before a split: history older than this fetch
-                # went stale and is fetched again.
-                first = first_dates.get(instrument_id)
-                if first is not None and first < fetched_from:
-                    tally.refetch[instrument_id] = first
-        RefreshRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
-    tally.bars += len(bars)
-    tally.dividends += len(dividends)
-
-
-def _store_dividends(dividends: dict[tuple[int, date], Dividend]) -> list[int]:
-    """Upsert the dividends that are new or whose amount or currency changed (a provider may
-    restate them, as Yahoo does for every dividend before a split); returns their ids.
-    Unchanged ones are not written, so a run that brings nothing new changes nothing."""
-    if not dividends:
-        return []
-    stored = {
-        (instrument_id, ex_date): (amount, currency)
-        for instrument_id, ex_date, amount, currency in Dividend.objects.filter(
-            instrument_id__in={key[0] for key in dividends}
-        ).values_list("instrument_id", "ex_date", "amount", "currency")
-    }
-    changed = {
-        key: dividend
-        for key, dividend in dividends.items()
-        if stored.get(key) != (dividend.amount, dividend.currency)
-    }
-    if not changed:
-        return []
-    Dividend.objects.bulk_create(
-        list(changed.values()),
-        update_conflicts=True,
-        unique_fields=["instrument", "ex_date"],
-        update_fields=["amount", "currency"],
-    )
-    rows = Dividend.objects.filter(
-        instrument_id__in={key[0] for key in changed},
-        ex_date__in={key[1] for key in changed},
-    ).values_list("pk", "instrument_id", "ex_date")
-    return sorted(pk for pk, instrument_id, ex_date in rows if (instrument_id, ex_date) in changed)
-
-
-def _send_dividends_recorded(dividend_ids: list[int]) -> None:
-    for receiver, response in signals.dividends_recorded.send_robust(
-        sender=Dividend, dividend_ids=dividend_ids
-    ):
-        if isinstance(response, Exception):
-            logger.error(
-                "dividends_recorded receiver %r failed for %s",
-                receiver,
-                dividend_ids,
-                exc_info=response,
-            )
-
-
-def _send_splits_recorded(split_event_ids: list[int]) -> None:
-    for receiver, response in signals.splits_recorded.send_robust(
-        sender=SplitEvent, split_event_ids=split_event_ids
-    ):
-        if isinstance(response, Exception):
-            logger.error(
-                "splits_recorded receiver %r failed for %s",
-                receiver,
-                split_event_ids,
-                exc_info=response,
-            )
 
 
 def _fetch_and_store(

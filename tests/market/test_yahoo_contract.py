@@ -63,7 +63,7 @@ def test_batch_quote_returns_the_recorded_body_with_the_crumb(transport, symbol)
 
 
 def test_batch_quote_fields_the_provider_reads_are_in_the_recordings():
-    # What YahooProvider._quote reads, in both recorded v7 answers.
+    # What the provider reads of a quote (yahoo_quotes._quote), in both recorded v7 answers.
     for symbol in ("AAPL", "BTC-USD"):
         (result,) = load(f"quote_v7_{symbol}.json")["quoteResponse"]["result"]
         for key in READ_FIELDS:
