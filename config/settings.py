@@ -13,6 +13,8 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from config.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -381,28 +383,4 @@ HEALTHZ_TIMEOUT = float(os.environ.get("HEALTHZ_TIMEOUT", "2"))
 # CSV import size limit in bytes.
 CSV_IMPORT_MAX_BYTES = int(os.environ.get("CSV_IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"every_30s": {"()": "config.log_filters.OncePerInterval", "seconds": 30}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # One line per outage, not one per cache call.
-        "minerwatch.cache": {"filters": ["every_30s"]},
-        # One line per request comes from config.middleware, one per task from config.celery;
-        # runserver's and Celery's own per-request and per-task lines would repeat them.
-        "django.server": {"level": "ERROR"},
-        # django.request warns about every 4xx, a refused form (422) included: the request line
-        # already says it. Its 5xx errors, with their tracebacks, still come through.
-        "django.request": {"level": "ERROR"},
-        "celery.app.trace": {"level": "WARNING"},
-        "celery.worker.strategy": {"level": "WARNING"},
-        # yfinance warns about every failed cookie fetch; a failed run is logged once by
-        # market.outage instead.
-        "yfinance": {"level": "ERROR"},
-        "peewee": {"level": "WARNING"},
-    },
-}
+LOGGING = logging_config(os.environ.get("LOG_LEVEL", "INFO"))  # config/logs.py
