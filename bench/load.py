@@ -157,6 +157,7 @@ def run_phase(
     accounts = itertools.cycle(plan["accounts"])
     symbols = plan["symbols"]
     statuses = collections.Counter()  # 200 rendered, 304 revalidated
+    rendered = collections.Counter()  # the 200s of each page
 
     class Visitor(FastHttpUser):
         wait_time = constant(0)
@@ -178,6 +179,8 @@ def run_phase(
                 url, name=label, headers=headers, allow_redirects=False, catch_response=True
             ) as response:
                 statuses[response.status_code] += 1
+                if response.status_code == 200:
+                    rendered[label] += 1
                 if response.status_code == 304 and etag:
                     return  # the browser shows the page it kept
                 if response.status_code != 200:
@@ -219,6 +222,7 @@ def run_phase(
     gevent.sleep(warmup)
     environment.stats.reset_all()
     statuses.clear()
+    rendered.clear()
     started = time.time()
     server_cpu, own_cpu = server_cpu_seconds(server_pid), own_cpu_seconds()
     redis_cpu = redis_cpu_seconds(redis_url)
@@ -246,6 +250,7 @@ def run_phase(
     runner.quit()
     return {
         "statuses": dict(statuses),
+        "rendered": dict(rendered),
         "name": name,
         "elapsed": elapsed,
         "rows": rows,
@@ -296,6 +301,9 @@ def print_phase(phase: dict, refreshes: dict[str, int]) -> None:
         f" on {os.cpu_count()} cores"
     )
     print(f"  304 share: {not_modified_share(phase):.1%} ({_statuses(phase)})")
+    if phase["name"] == "site":
+        pages = ", ".join(f"{name} {n}" for name, n in sorted(phase["rendered"].items()))
+        print(f"  rendered (200): {pages}")
     runs = ", ".join(f"{n} {status}" for status, n in sorted(refreshes.items())) or "none"
     print(f"  quote refreshes during the phase: {runs}")
     for failure in phase["failures"][:10]:
