@@ -52,6 +52,7 @@ from .yahoo_quotes import (  # noqa: F401 (re-exported for callers)
     _currency,
     _quote,
     _raw,
+    _unit,
 )
 
 QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
@@ -123,7 +124,7 @@ class YahooProvider:
                 symbol=symbol,
                 name=raw.get("longName") or raw.get("shortName") or raw.get("displayName"),
                 exchange=raw.get("fullExchangeName") or raw.get("exchange"),
-                currency=_currency(raw.get("currency")),
+                currency=_unit(raw.get("currency"))[0],
                 kind=kind,
                 shares_outstanding=shares,
                 enterprise_value=enterprise_value,
@@ -193,7 +194,7 @@ class YahooProvider:
             if isinstance(exc, YFPricesMissingError) and not _means_unknown(exc):
                 return BarsData(symbol=symbol)  # a range without trading days
             raise self._translate(exc, symbol) from exc
-        return _bars_from_frame(symbol, frame, start, end, _currency(currency))
+        return _bars_from_frame(symbol, frame, start, end, *_unit(currency))
 
     # -- search -----------------------------------------------------------------------------------
 

@@ -30,13 +30,23 @@ def _means_unknown(exc: YFPricesMissingError) -> bool:
 
 
 def _bars_from_frame(
-    symbol: str, frame: Any, start: date, end: date | None, currency: str | None
+    symbol: str,
+    frame: Any,
+    start: date,
+    end: date | None,
+    currency: str | None,
+    divisor: int = 1,
 ) -> BarsData:
     """Bars at the 6 decimals Yahoo's chart carries (its float32-like values rounded to
-    BAR_PLACES), with the split and dividend events of the range."""
+    BAR_PLACES), with the split and dividend events of the range; prices and dividends of a
+    chart in a minor unit (pence) divided by `divisor` into `currency`'s major unit."""
+
+    def scaled(value: Any) -> Decimal | None:
+        number = to_decimal(value)
+        return number / divisor if number is not None and divisor != 1 else number
 
     def price(value: Any) -> Decimal | None:
-        return clean_price(value, BAR_PLACES)
+        return clean_price(scaled(value), BAR_PLACES)
 
     bars: list[BarData] = []
     splits: list[SplitData] = []
@@ -53,7 +63,7 @@ def _bars_from_frame(
             ratio = clean_ratio(Decimal(fraction.numerator) / Decimal(fraction.denominator))
             if ratio is not None:
                 splits.append(SplitData(date=day, ratio=ratio))
-        amount = clean_price(columns.get("Dividends", empty)[row])
+        amount = clean_price(scaled(columns.get("Dividends", empty)[row]))
         if amount is not None:
             if currency is None:
                 raise MalformedData(f"{symbol}: a dividend on {day} without a currency")

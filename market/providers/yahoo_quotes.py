@@ -46,8 +46,29 @@ def _raw(value: Any) -> Any:
     return value.get("raw") if isinstance(value, dict) else value
 
 
-def _price(value: Any) -> Decimal | None:
-    return clean_price(_raw(value))
+# Yahoo quotes some markets in their currency's minor unit: London in pence ("GBp", also written
+# "GBX"), Johannesburg in cents ("ZAc"), Tel Aviv in agorot ("ILA"). Prices are kept in the major
+# unit, so they are divided here, once. The codes are case-sensitive: "GBP" is pounds.
+MINOR_UNITS = {
+    "GBp": ("GBP", 100),
+    "GBX": ("GBP", 100),
+    "GBx": ("GBP", 100),
+    "ZAc": ("ZAR", 100),
+    "ZAC": ("ZAR", 100),
+    "ILA": ("ILS", 100),
+}
+
+
+def _unit(value: Any) -> tuple[str | None, int]:
+    """The ISO currency of a Yahoo currency code and what its prices are divided by."""
+    if isinstance(value, str) and value in MINOR_UNITS:
+        return MINOR_UNITS[value]
+    return _currency(value), 1
+
+
+def _price(value: Any, divisor: int = 1) -> Decimal | None:
+    number = to_decimal(_raw(value))
+    return clean_price(number / divisor if number is not None and divisor != 1 else number)
 
 
 def _count(value: Any) -> int | None:
@@ -69,35 +90,51 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 def _quote(symbol: str, raw: dict) -> QuoteData:
-    price = _price(raw.get("regularMarketPrice"))
+    currency, divisor = _unit(raw.get("currency"))
+    price = _price(raw.get("regularMarketPrice"), divisor)
     if price is None:
         raise MalformedData(
             f"{symbol}: no usable regularMarketPrice ({raw.get('regularMarketPrice')!r})"
         )
     regular_time = _timestamp(raw.get("regularMarketTime"))
+    shares = _count(raw.get("sharesOutstanding")) or None
     return QuoteData(
         symbol=symbol,
         price=price,
-        previous_close=_price(raw.get("regularMarketPreviousClose")),
-        currency=_currency(raw.get("currency")),
+        previous_close=_price(raw.get("regularMarketPreviousClose"), divisor),
+        currency=currency,
         market_state=MARKET_STATES.get(str(raw.get("marketState", "")).upper(), CLOSED),
-        pre_market_price=_extended_price(raw, "preMarket", regular_time),
-        post_market_price=_extended_price(raw, "postMarket", regular_time),
-        day_high=_price(raw.get("regularMarketDayHigh")),
-        day_low=_price(raw.get("regularMarketDayLow")),
+        pre_market_price=_extended_price(raw, "preMarket", regular_time, divisor),
+        post_market_price=_extended_price(raw, "postMarket", regular_time, divisor),
+        day_high=_price(raw.get("regularMarketDayHigh"), divisor),
+        day_low=_price(raw.get("regularMarketDayLow"), divisor),
         volume=_count(raw.get("regularMarketVolume")),
-        shares_outstanding=_count(raw.get("sharesOutstanding")) or None,
-        market_cap=clean_money(_raw(raw.get("marketCap"))),
+        shares_outstanding=shares,
+        market_cap=_market_cap(raw, price, shares, divisor),
         provider_time=regular_time,
         source=SOURCE,
     )
 
 
-def _extended_price(raw: dict, prefix: str, regular_time: datetime | None) -> Decimal | None:
+def _market_cap(raw: dict, price: Decimal, shares: int | None, divisor: int) -> Decimal | None:
+    """Yahoo's market cap, in the currency's major unit. For a market quoted in a minor unit the
+    unit of the cap is not stated: it is taken to be the one that agrees with price x shares,
+    and the major unit when there is no share count to tell."""
+    cap = to_decimal(_raw(raw.get("marketCap")))
+    if cap is not None and divisor != 1 and shares:
+        in_major = price * shares
+        if abs(cap / divisor - in_major) < abs(cap - in_major):
+            cap = cap / divisor
+    return clean_money(cap)
+
+
+def _extended_price(
+    raw: dict, prefix: str, regular_time: datetime | None, divisor: int = 1
+) -> Decimal | None:
     """The pre- or post-market price, unless it is older than the regular price (Yahoo keeps
     this morning's pre-market price all day, and last night's post-market price until the
     next close)."""
-    price = _price(raw.get(f"{prefix}Price"))
+    price = _price(raw.get(f"{prefix}Price"), divisor)
     when = _timestamp(raw.get(f"{prefix}Time"))
     if price is None or (when and regular_time and when <= regular_time):
         return None

@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError
 from yfinance import pricing_pb2
 
 from .ticks import EXTENDED, POST, PRE, REGULAR, Tick
+from .yahoo_quotes import MINOR_UNITS
 
 # PricingData.MarketHoursType: PRE_MARKET = 0, REGULAR_MARKET = 1, POST_MARKET = 2,
 # EXTENDED_HOURS_MARKET = 3; anything else (overnight trading) is extended hours too.
@@ -73,7 +74,16 @@ def decode_frame(frame: str | bytes) -> Tick:
     if data.time <= 0:
         raise MalformedFrame(f"{data.id}: no time in the message")
     places = min(int(data.price_hint), MAX_PLACES) if data.price_hint > 0 else DEFAULT_PLACES
-    price = _rounded(data.price, places)
+    # A market quoted in a minor unit (London's pence): its prices in the major unit, as the
+    # batch quotes and the bars have them; 2 more places keep every digit.
+    currency, divisor = MINOR_UNITS.get(data.currency, (data.currency.upper()[:3], 1))
+    if divisor != 1:
+        places = min(places + 2, MAX_PLACES)
+
+    def _price(value: float) -> Decimal | None:
+        return _rounded(value / divisor if value else value, places)
+
+    price = _price(data.price)
     if price is None or price <= 0:
         raise MalformedFrame(f"{data.id}: no usable price ({data.price!r})")
     try:
@@ -85,12 +95,12 @@ def decode_frame(frame: str | bytes) -> Tick:
         price=price,
         at=moment,
         session=MARKET_HOURS.get(int(data.market_hours), EXTENDED),
-        change=_rounded(data.change, places) if data.change else Decimal(0),
+        change=_price(data.change) if data.change else Decimal(0),
         change_percent=_rounded(data.change_percent, 4) if data.change_percent else Decimal(0),
-        day_high=_rounded(data.day_high, places),
-        day_low=_rounded(data.day_low, places),
+        day_high=_price(data.day_high),
+        day_low=_price(data.day_low),
         volume=int(data.day_volume) if data.day_volume > 0 else None,
-        currency=data.currency.upper()[:3],
+        currency=currency,
     )
 
 
@@ -104,6 +114,7 @@ def encode_frame(
     change_percent: float = 0.0,
     day_volume: int = 0,
     price_hint: int = 2,
+    currency: str = "",
 ) -> str:
     """A text frame as the streamer sends it (for local replay servers in tests and benches)."""
     data = pricing_pb2.PricingData(
@@ -115,6 +126,7 @@ def encode_frame(
         change_percent=change_percent,
         day_volume=day_volume,
         price_hint=price_hint,
+        currency=currency,
     )
     message = base64.b64encode(data.SerializeToString()).decode()
     return json.dumps({"type": "pricing", "message": message})

@@ -207,6 +207,50 @@ def test_extended_price_older_than_the_regular_price_is_dropped(transport, provi
     assert quote.pre_market_price is None and quote.post_market_price is None
 
 
+# -- quotes in a minor unit (London's pence) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("market_cap", "why"),
+    [(19_035_000_000, "in pounds"), (1_903_500_000_000, "in pence"), (None, "none")],
+)
+def test_a_quote_in_pence_is_kept_in_pounds(transport, provider, market_cap, why):
+    transport.quotes["XLON.L"] = quote_like(
+        "AAPL",
+        "XLON.L",
+        currency="GBp",
+        regularMarketPrice=70.5,
+        regularMarketPreviousClose=69.0,
+        regularMarketDayHigh=71.0,
+        regularMarketDayLow=68.25,
+        sharesOutstanding=27_000_000_000,
+        marketCap=market_cap,
+    )
+    quote = provider.fetch_quotes(["XLON.L"]).items["XLON.L"]
+    assert quote.currency == "GBP"
+    assert (quote.price, quote.previous_close, quote.day_high, quote.day_low) == (
+        Decimal("0.705"),
+        Decimal("0.69"),
+        Decimal("0.71"),
+        Decimal("0.6825"),
+    )
+    # Whatever unit Yahoo's cap comes in, it is kept in pounds: 27 bn shares x 0.705.
+    expected = Decimal("19035000000.00") if market_cap else None
+    assert quote.market_cap == expected, why
+
+
+def test_a_quote_in_pounds_is_left_as_it_is(transport, provider):
+    transport.quotes["XGBP.L"] = quote_like(
+        "AAPL", "XGBP.L", currency="GBP", regularMarketPrice=70.5, marketCap=1_000_000
+    )
+    quote = provider.fetch_quotes(["XGBP.L"]).items["XGBP.L"]
+    assert (quote.currency, quote.price, quote.market_cap) == (
+        "GBP",
+        Decimal("70.5"),
+        Decimal("1000000.00"),
+    )
+
+
 # -- quotes: bad data ------------------------------------------------------------------------------
 
 
@@ -406,6 +450,27 @@ def test_daily_bars_with_a_split(transport, provider):
     chart_params = quote_params(transport.requests[-1])
     assert chart_params["interval"] == "1d"
     assert "splits" in chart_params["events"]
+
+
+def test_daily_bars_of_a_chart_in_pence_are_in_pounds(transport, provider):
+    """London's charts are in pence (currency "GBp"): bars and dividends are kept in pounds."""
+    chart = load(SPLIT_CHART)
+    chart["chart"]["result"][0]["meta"]["currency"] = "GBp"
+    transport.charts["XGBP.L"] = chart
+
+    bars = provider.fetch_daily_bars(["XGBP.L"], date(2020, 8, 31), date(2020, 11, 6))
+
+    history = bars.items["XGBP.L"]
+    first = history.bars[0]
+    # The recorded close 129.0399932861328 read as pence: 1.290399932861328 pounds, 6 decimals.
+    assert (first.open, first.close, first.adj_close) == (
+        Decimal("1.275800"),
+        Decimal("1.290400"),
+        Decimal("1.258267"),
+    )
+    assert [(d.date, d.amount, d.currency) for d in history.dividends] == [
+        (date(2020, 11, 6), Decimal("0.00205"), "GBP")
+    ]
 
 
 def test_daily_bars_range_is_inclusive_and_filters_splits(transport, provider):

@@ -105,6 +105,19 @@ def test_unknown_market_hours_is_extended_hours():
     assert tick.session == "extended"
 
 
+def test_a_tick_in_pence_is_in_pounds():
+    from market.providers.yahoo_stream import encode_frame
+
+    tick = decode_frame(encode_frame("XLON.L", 70.55, OLD, change=-1.25, currency="GBp"))
+    assert (tick.currency, tick.price, tick.change) == (
+        "GBP",
+        Decimal("0.7055"),
+        Decimal("-0.0125"),
+    )
+    dollars = decode_frame(encode_frame("IREN", 41.5, OLD, currency="USD"))
+    assert (dollars.currency, dollars.price) == ("USD", Decimal("41.5"))
+
+
 @pytest.mark.parametrize(
     "text",
     ["not json", '{"type": "pricing"}', '{"message": "@@@"}', '{"message": "CgRBQVBM"}'],
