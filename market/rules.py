@@ -1,4 +1,5 @@
-"""Rules shared across the apps: the market's time zone, what a symbol looks like, note length."""
+"""Rules shared across the apps: the market's time zone, what a symbol looks like, note length,
+currencies quoted in their minor unit."""
 
 import re
 from zoneinfo import ZoneInfo
@@ -13,3 +14,16 @@ SYMBOL_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$")
 
 # The longest note a watchlist item or a transaction keeps.
 NOTE_MAX_LENGTH = 200
+
+# Some markets quote in their currency's minor unit: London in pence (Yahoo writes "GBp", brokers
+# "GBX"), Johannesburg in cents ("ZAc"), Tel Aviv in agorot ("ILA"). Prices are kept in the major
+# unit: each code -> (the ISO currency, what its amounts are divided by). Case matters: "GBP" is
+# pounds.
+MINOR_UNITS = {
+    "GBp": ("GBP", 100),
+    "GBX": ("GBP", 100),
+    "GBx": ("GBP", 100),
+    "ZAc": ("ZAR", 100),
+    "ZAC": ("ZAR", 100),
+    "ILA": ("ILS", 100),
+}

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from market.rules import MINOR_UNITS
+
 from .base import (
     CLOSED,
     POST,
@@ -44,19 +46,6 @@ KINDS = {"EQUITY": "equity", "ETF": "etf", "CRYPTOCURRENCY": "crypto", "INDEX": 
 def _raw(value: Any) -> Any:
     """The value of a Yahoo field: plain, or {"raw": ...} in formatted answers."""
     return value.get("raw") if isinstance(value, dict) else value
-
-
-# Yahoo quotes some markets in their currency's minor unit: London in pence ("GBp", also written
-# "GBX"), Johannesburg in cents ("ZAc"), Tel Aviv in agorot ("ILA"). Prices are kept in the major
-# unit, so they are divided here, once. The codes are case-sensitive: "GBP" is pounds.
-MINOR_UNITS = {
-    "GBp": ("GBP", 100),
-    "GBX": ("GBP", 100),
-    "GBx": ("GBP", 100),
-    "ZAc": ("ZAR", 100),
-    "ZAC": ("ZAR", 100),
-    "ILA": ("ILS", 100),
-}
 
 
 def _unit(value: Any) -> tuple[str | None, int]:

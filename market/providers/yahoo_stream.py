@@ -24,8 +24,9 @@ from decimal import Decimal, InvalidOperation
 from google.protobuf.message import DecodeError
 from yfinance import pricing_pb2
 
+from market.rules import MINOR_UNITS
+
 from .ticks import EXTENDED, POST, PRE, REGULAR, Tick
-from .yahoo_quotes import MINOR_UNITS
 
 # PricingData.MarketHoursType: PRE_MARKET = 0, REGULAR_MARKET = 1, POST_MARKET = 2,
 # EXTENDED_HOURS_MARKET = 3; anything else (overnight trading) is extended hours too.

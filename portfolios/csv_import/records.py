@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from market.rules import NOTE_MAX_LENGTH, SYMBOL_RE
+from market.rules import MINOR_UNITS, NOTE_MAX_LENGTH, SYMBOL_RE
 from portfolios.csv_import.cells import (
     is_isin,
     parse_date,
@@ -142,7 +142,14 @@ class _Record:
             header = self.columns.headers[index] if index is not None else ""
             self.problem(name, f"{text!r} is not a 3-letter currency code", header)
             return ""
+        if text in MINOR_UNITS:  # London's GBX (pence): the price is kept in pounds
+            return MINOR_UNITS[text][0]
         return text.upper()
+
+    def unit_divisor(self) -> int:
+        """What the row's prices are divided by to be in its currency's major unit: 100 for a
+        price in pence (GBX), else 1."""
+        return MINOR_UNITS.get(self.at(self.columns.positions.get("currency")), ("", 1))[1]
 
     def fees(self, fee_columns: list[tuple[int, int | None, str]], currency: str) -> Decimal:
         """The sum of these fee cells in `currency` (converted at the row's exchange rate)."""
@@ -167,7 +174,9 @@ class _Record:
                 if rate <= 0:
                     self.problem("", f"is in {fee_currency}, the trade in {currency}", header)
                     continue
-                amount = (amount * rate).quantize(STORED)
+                # The rate is in the price's unit (100 GBX per GBP): a fee converted into pence
+                # is divided back into pounds.
+                amount = (amount * rate / self.unit_divisor()).quantize(STORED)
             total += amount
         return total
 
@@ -253,6 +262,8 @@ def _read_holding_entry(row: _Record, kind: Kind, kind_text: str) -> None:
         )
     else:
         quantity, price = row.decimal("quantity"), row.decimal("price")
+        if price is not None and row.unit_divisor() != 1:
+            price = price / row.unit_divisor()
     currency = row.currency()
     fee = row.fees(row.columns.fees, currency)
     if kind.entry == "dividend":

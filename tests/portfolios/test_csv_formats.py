@@ -202,6 +202,35 @@ def test_a_trading_212_export_imports_with_fees_converted_at_its_rate(user_clien
     assert position(target, "IREN") == (D("6"), D("10.01545"), D("60.0927"), D("20.2637"))
 
 
+T212_HEADER = (
+    "Action,Time,ISIN,Ticker,Name,No. of shares,Price / share,Currency (Price / share),"
+    "Exchange rate,Result,Currency (Result),Total,Currency (Total),Withholding tax,"
+    "Currency (Withholding tax),Notes,ID,Currency conversion fee,"
+    "Currency (Currency conversion fee)\n"
+)
+
+
+def test_a_trading_212_price_in_pence_is_kept_in_pounds(user_client, user):
+    """London's shares are priced in GBX (pence) in the file: the ledger holds pounds, and a
+    fee in another currency is converted at the row's rate, which is in pence."""
+    InstrumentFactory(symbol="ARB.L", name="Argo Blockchain", currency="GBP")
+    pounds = PortfolioFactory(owner=user, name="Pounds", base_currency="GBP")
+    rows = (
+        "Market buy,2025-01-06 09:30:00.000,GB00BZ15CS02,ARB.L,Argo,1000,7.05,GBX,"
+        "100.00000,,,70.50,GBP,,,,EOF1,,\n"
+        "Market buy,2025-01-07 09:30:00.000,GB00BZ15CS02,ARB.L,Argo,500,6.80,GBX,"
+        "85.00000,,,40.60,EUR,,,,EOF2,0.20,EUR\n"
+    )
+    response = upload(user_client, pounds, T212_HEADER + rows)
+    assert response.status_code == 200 and response.context["preview"].skipped == []
+    assert confirm(user_client, pounds, response).status_code == 302
+    # 7.05 pence = 0.0705 pounds; the EUR fee: 0.20 x 85 pence per euro = 17 pence = 0.17 pounds.
+    assert entries(pounds) == [
+        ("ARB.L", "buy", dt.date(2025, 1, 6), D("1000"), D("0.0705"), D("0")),
+        ("ARB.L", "buy", dt.date(2025, 1, 7), D("500"), D("0.068"), D("0.17")),
+    ]
+
+
 def test_a_trading_212_export_into_a_euro_portfolio_keeps_its_cash(user_client, user, followed):
     euros = PortfolioFactory(owner=user, name="Euros", base_currency="EUR")
     response = upload(user_client, euros, (DATA / "trading212-history.csv").read_bytes())
