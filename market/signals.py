@@ -14,3 +14,7 @@ dividends_recorded = Signal()
 
 # Sent after the live stream wrote quotes and committed; kwargs: instrument_ids (list[int]).
 quotes_streamed = Signal()
+
+# Sent after a bars run stored the first daily bars of instruments that had none (a new symbol,
+# an FX rate a portfolio or a dividend needs); kwargs: instrument_ids (list[int]).
+history_started = Signal()

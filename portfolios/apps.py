@@ -73,6 +73,18 @@ def _on_dividends_recorded(sender, dividend_ids=(), **kwargs):
         )
 
 
+def _on_history_started(sender, instrument_ids=(), **kwargs):
+    """An FX rate's first daily closes arrived: the dividends left unpaid for want of them (in
+    another currency than their instrument's) are paid now, not at the holding's next write."""
+    from portfolios.services.dividends import converted_by
+
+    waiting = converted_by(list(instrument_ids))
+    if waiting:
+        _queue_after_commit(
+            "apply_dividends", f"ledger update for dividends of {waiting}", instrument_ids=waiting
+        )
+
+
 def _on_dividend_changed(sender, instance, raw=False, **kwargs):
     """A dividend added, edited or deleted outside a bars run (in the admin) reaches the
     ledgers: every holding of its instrument is recomputed once the change has committed (for
@@ -114,6 +126,7 @@ class PortfoliosConfig(AppConfig):
     def ready(self) -> None:
         from market.signals import (
             dividends_recorded,
+            history_started,
             quotes_refreshed,
             quotes_streamed,
             splits_recorded,
@@ -126,6 +139,7 @@ class PortfoliosConfig(AppConfig):
         PRIVATE_PARTS["portfolio"] = open_portfolio
         splits_recorded.connect(_on_splits_recorded, dispatch_uid="portfolios.splits")
         dividends_recorded.connect(_on_dividends_recorded, dispatch_uid="portfolios.dividends")
+        history_started.connect(_on_history_started, dispatch_uid="portfolios.fx_history")
         self._connect_market_history()
         self._connect_user_versions()
 

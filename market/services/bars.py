@@ -21,6 +21,7 @@ from market.services.bar_storage import (  # noqa: F401 (re-exported for callers
     _BarsTally,
     _store_bars,
 )
+from market.services.corporate_actions import _send_history_started
 from market.services.delisting import note_symbol_answers
 from market.services.runs import (
     Progress,
@@ -137,6 +138,9 @@ def _run_bars(
             )
         if progress:
             progress(len(plan) + len(tally.refetch), len(plan) + len(tally.refetch))
+        started_ids = sorted(tally.instruments - set(first_dates))
+        if started_ids:  # the first bars of these instruments: what waited for them may go on
+            _send_history_started(started_ids)
     except BaseException as exc:
         note_rate_limit(provider.name, exc)
         tally.deactivated = note_symbol_answers(tally.answered, tally.unknown, now=now)

@@ -8,7 +8,7 @@ import logging
 from datetime import date
 
 from market import signals
-from market.models import Dividend, SplitEvent
+from market.models import DailyBar, Dividend, SplitEvent
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,19 @@ def _send_dividends_recorded(dividend_ids: list[int]) -> None:
                 "dividends_recorded receiver %r failed for %s",
                 receiver,
                 dividend_ids,
+                exc_info=response,
+            )
+
+
+def _send_history_started(instrument_ids: list[int]) -> None:
+    for receiver, response in signals.history_started.send_robust(
+        sender=DailyBar, instrument_ids=instrument_ids
+    ):
+        if isinstance(response, Exception):
+            logger.error(
+                "history_started receiver %r failed for %s",
+                receiver,
+                instrument_ids,
                 exc_info=response,
             )
 

@@ -28,9 +28,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction as db
+from django.db.models import Q
 
 from config import versions
-from market.models import DailyBar, Dividend
+from market.models import DailyBar, Dividend, Instrument
 from portfolios import ledger
 from portfolios.models import Holding, Transaction
 from portfolios.services import derived
@@ -70,6 +71,24 @@ def claimed_ex_dates(own_dates: Sequence[date], ex_dates: Sequence[date]) -> set
                 claimed.add(ex_date)
                 break
     return claimed
+
+
+def converted_by(fx_instrument_ids: Collection[int]) -> list[int]:
+    """The instruments with a dividend paid in a currency these FX rates convert into theirs:
+    the ones whose ledgers waited for the rate's history (see market_dividends)."""
+    pairs = {
+        (symbol[:3], symbol[3:6])
+        for symbol in Instrument.objects.filter(
+            pk__in=fx_instrument_ids, kind=Instrument.Kind.FX
+        ).values_list("symbol", flat=True)
+        if len(symbol) == 8 and symbol.endswith("=X")
+    }
+    if not pairs:
+        return []
+    wanted = Q()
+    for paid_in, currency in pairs:
+        wanted |= Q(currency=paid_in, instrument__currency=currency)
+    return sorted(set(Dividend.objects.filter(wanted).values_list("instrument_id", flat=True)))
 
 
 def market_dividends(

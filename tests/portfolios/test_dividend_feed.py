@@ -372,6 +372,33 @@ def test_a_dividend_before_a_split_is_paid_per_share_held_then(
     assert (holding.quantity, holding.realized_pnl) == (D(40), D(8))
 
 
+def test_a_dividend_waiting_for_its_rate_is_paid_when_a_bars_run_brings_the_rates_history(
+    portfolio, iren, trade, eager_tasks, django_capture_on_commit_callbacks
+):
+    trade(iren, "buy", "2025-01-06", 10, "40")
+    with django_capture_on_commit_callbacks(execute=True):
+        Dividend.objects.create(
+            instrument=iren, ex_date=dt.date(2025, 2, 7), amount=D("0.2"), currency="CHF"
+        )
+    assert dividend_entries(holding_of(portfolio, iren)) == []  # no CHFUSD=X close yet
+    rate = Instrument.objects.get(symbol="CHFUSD=X")  # created for the bars refresh to fetch
+
+    provider = FakeProvider(bar_symbols=["CHFUSD=X"], base_close=D("1.21"))
+    with django_capture_on_commit_callbacks(execute=True):
+        market_services.backfill_bars(
+            symbols=["CHFUSD=X"],
+            years=1,
+            provider=provider,
+            now=dt.datetime(2025, 2, 20, 23, tzinfo=dt.UTC),
+        )
+
+    assert DailyBar.objects.filter(instrument=rate).exists()
+    # Paid with no write to the holding: 0.2 CHF x 1.21 = 0.242 USD a share, 10 shares.
+    assert dividend_entries(holding_of(portfolio, iren)) == [
+        (dt.date(2025, 2, 7), D(10), D("0.242"), D(0), True, "Dividend of 0.242 per share")
+    ]
+
+
 # -- when the ledgers' update cannot be queued ---------------------------------------------------
 
 
