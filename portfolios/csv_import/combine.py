@@ -11,11 +11,16 @@ that cancel out, or reverse or tax a dividend the file does not hold, are skippe
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal
 
 from portfolios.csv_import.rows import ParsedFile, RowProblem, SkippedRow, TradeRow
+
+# How Interactive Brokers describes a dividend: "… CASH DIVIDEND USD 0.02 PER SHARE (…)".
+PER_SHARE_RE = re.compile(r"\b([A-Z]{3}) (\d+(?:\.\d+)?) PER SHARE\b")
+SHARE_PLACES = Decimal("0.0001")
 
 
 def combine_dividends(parsed: ParsedFile, tax_column: str) -> None:
@@ -96,5 +101,24 @@ def combine_dividends(parsed: ParsedFile, tax_column: str) -> None:
             for trade in parsed.trades
             if outcome.get(trade.line, trade) is not None
         ]
+    parsed.trades = [_per_share(trade) for trade in parsed.trades]
     parsed.skipped.sort(key=lambda row: row.line)
     parsed.combined.sort(key=lambda row: row.line)
+
+
+def _per_share(trade: TradeRow) -> TradeRow:
+    """A dividend given as a total whose description states the amount per share (in the
+    dividend's currency) is held as its shares x that amount, when they make the total exactly;
+    otherwise it stays 1 x the total."""
+    if not (trade.kind == "dividend" and trade.total and trade.quantity == 1):
+        return trade
+    match = PER_SHARE_RE.search(trade.note.upper())
+    if match is None or (trade.currency and match.group(1) != trade.currency):
+        return trade
+    per_share = Decimal(match.group(2))
+    if per_share <= 0:
+        return trade
+    shares = (trade.price / per_share).quantize(SHARE_PLACES)
+    if shares <= 0 or shares * per_share != trade.price:
+        return trade
+    return replace(trade, quantity=shares, price=per_share)

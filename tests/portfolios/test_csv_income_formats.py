@@ -132,7 +132,8 @@ def test_interactive_brokers_trades_then_cash_transactions(user_client, target):
     assert entries(target) == [
         ("IREN", "buy", dt.date(2025, 1, 6), D("100"), D("10.25"), D("1")),
         ("CIFR", "buy", dt.date(2025, 1, 15), D("200"), D("5.1"), D("1.02")),
-        ("IREN", "dividend", dt.date(2025, 2, 5), D("1"), D("2"), D("0.3")),
+        # "USD 0.02 PER SHARE" for a total of 2: held as 100 shares x 0.02, tax 0.30.
+        ("IREN", "dividend", dt.date(2025, 2, 5), D("100"), D("0.02"), D("0.3")),
         ("IREN", "sell", dt.date(2025, 2, 10), D("40"), D("15.5"), D("1.0216")),
     ]
     assert cash_entries(target) == [
@@ -232,3 +233,37 @@ def test_an_older_trading_212_file_names_the_currency_of_its_totals_in_the_heade
     assert [(t.line, t.code, t.quantity, t.price, t.fee, t.currency) for t in parsed.trades] == [
         (3, "AAPL", D("2"), D("0.205"), D("0.06"), "USD")
     ]
+
+
+@pytest.mark.parametrize(
+    ("note", "currency", "total", "held"),
+    [
+        ("IREN CASH DIVIDEND USD 0.02 PER SHARE (Ordinary)", "USD", "2", ("100", "0.02")),
+        ("CASH DIVIDEND USD 0.015 PER SHARE", "USD", "1.5", ("100", "0.015")),
+        # Not exact to 4 places of a share, another currency, no rate stated: 1 x the total.
+        ("CASH DIVIDEND USD 0.03 PER SHARE", "USD", "1", ("1", "1")),
+        ("CASH DIVIDEND EUR 0.02 PER SHARE", "USD", "2", ("1", "2")),
+        ("Qualified Dividend", "USD", "2", ("1", "2")),
+    ],
+)
+def test_a_total_dividend_is_held_per_share_when_its_description_says_so(
+    note, currency, total, held
+):
+    from portfolios.csv_import.combine import _per_share
+    from portfolios.csv_import.rows import TradeRow
+
+    row = TradeRow(
+        line=2,
+        symbol="IREN",
+        kind="dividend",
+        trade_date=dt.date(2025, 2, 5),
+        quantity=D(1),
+        price=D(total),
+        fee=D(0),
+        note=note,
+        currency=currency,
+        total=True,
+    )
+    result = _per_share(row)
+    assert (result.quantity, result.price) == (D(held[0]), D(held[1]))
+    assert result.quantity * result.price == D(total)
