@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from collections import Counter, defaultdict
+from dataclasses import replace
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 
-from market.models import Instrument
+from market.models import DailyBar, Instrument
 from market.providers import MarketDataProvider, ProviderError, SearchHit, get_provider
 from portfolios.csv_import import writes
 from portfolios.csv_import.cells import ImportRefused
@@ -38,6 +41,7 @@ from portfolios.csv_import.rows import (
     TradeRow,
 )
 from portfolios.models import Portfolio, Transaction
+from portfolios.services.instruments import ensure_fx_instruments, fx_symbol
 
 # BTCUSD, ETHEUR: a crypto code glued to the currency it is quoted in (as Ghostfolio and some
 # brokers write them); the provider writes BTC-USD.
@@ -183,22 +187,55 @@ def preview_import(
     return preview
 
 
+# A converted cash amount: to the cent.
+CONVERTED_PLACES = Decimal("0.01")
+
+
 def _cash_in_base_currency(portfolio: Portfolio, preview: ImportPreview) -> list[CashRow]:
-    """The file's cash entries the portfolio can hold: those in its base currency (or in no
-    stated currency); the others are skipped, since its cash is kept in one currency."""
+    """The file's cash entries in the portfolio's base currency: those written in it (or in no
+    stated currency) as they are, the others converted at the FX close of their date (the last
+    daily close of the rate on or before it), since its cash is kept in one currency. One
+    without such a close is skipped with why, and the rate is added to the instruments the
+    bars refresh fetches, so that importing the file again converts it."""
     base = portfolio.base_currency
-    kept = []
+    foreign = {row.currency for row in preview.parsed.cash if row.currency and row.currency != base}
+    closes = {
+        currency: list(
+            DailyBar.objects.filter(instrument__symbol=fx_symbol(currency, base))
+            .order_by("date")
+            .values_list("date", "close")
+        )
+        for currency in foreign
+    }
+    kept, missing = [], set()
     for row in preview.parsed.cash:
-        if row.currency and row.currency != base:
+        if not row.currency or row.currency == base:
+            kept.append(row)
+            continue
+        series = closes[row.currency]
+        at = bisect_right([day for day, _ in series], row.trade_date)
+        if at == 0:
             what = KIND_NAMES[row.kind][0]
             article = "an" if what[0] in "aeiou" else "a"
             reason = (
-                f"{article} {what} in {row.currency}: the cash of {portfolio.name} is kept in "
-                f"{base}"
+                f"{article} {what} in {row.currency}: no {fx_symbol(row.currency, base)} close "
+                f"on or before {row.trade_date} to convert it into {base}, the currency "
+                f"{portfolio.name} keeps its cash in (the rate is fetched from now on)"
             )
             preview.skipped.append(SkippedRow(row.line, row.kind, "", reason))
-        else:
-            kept.append(row)
+            missing.add((row.currency, base))
+            continue
+        rate = series[at - 1][1]
+        written = f"{row.amount.normalize():f} {row.currency} at {rate.normalize():f}"
+        kept.append(
+            replace(
+                row,
+                amount=(row.amount * rate).quantize(CONVERTED_PLACES),
+                currency=base,
+                note=f"{row.note} ({written})" if row.note else written,
+            )
+        )
+    ensure_fx_instruments(missing)
     return kept
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from market.models import Instrument
+from market.models import DailyBar, Instrument
 from market.providers import SearchHit
 from market.providers.simulated import SimulatedProvider
 from portfolios.csv_import import (
@@ -178,17 +178,27 @@ def test_a_schwab_export_imports_with_its_income_and_cash_and_its_total_line(use
     assert position(target, "CIFR") == (D("2.5"), D("4"), D("10"), D("0.05"))
 
 
+def no_eur_rate(line: int, what: str, day: str) -> tuple[int, str]:
+    return (
+        line,
+        f"{what} in EUR: no EURUSD=X close on or before {day} to convert it into USD, the "
+        "currency Imports keeps its cash in (the rate is fetched from now on)",
+    )
+
+
 def test_a_trading_212_export_imports_with_fees_converted_at_its_rate(user_client, target):
     response = upload(user_client, target, (DATA / "trading212-history.csv").read_bytes())
     assert response.status_code == 200
     preview = response.context["preview"]
     assert preview.parsed.layout == "Trading 212 history"
-    # The account's cash is in euros; this portfolio keeps its cash in dollars.
+    # The account's cash is in euros; this portfolio keeps its cash in dollars, and there is no
+    # EUR rate yet to convert it at.
     assert [(s.line, s.reason) for s in preview.skipped] == [
-        (2, "a deposit in EUR: the cash of Imports is kept in USD"),
-        (6, "an interest payment in EUR: the cash of Imports is kept in USD"),
-        (7, "a withdrawal in EUR: the cash of Imports is kept in USD"),
+        no_eur_rate(2, "a deposit", "2025-01-02"),
+        no_eur_rate(6, "an interest payment", "2025-02-11"),
+        no_eur_rate(7, "a withdrawal", "2025-02-12"),
     ]
+    assert Instrument.objects.filter(symbol="EURUSD=X", is_active=True).exists()
     assert confirm(user_client, target, response).status_code == 302
     # Fees in EUR at the trade's rate (USD per EUR): 0.15 x 1.03, 0.09 x 1.05. The dividend's
     # withholding tax is its fee.
@@ -228,6 +238,23 @@ def test_a_trading_212_price_in_pence_is_kept_in_pounds(user_client, user):
     assert entries(pounds) == [
         ("ARB.L", "buy", dt.date(2025, 1, 6), D("1000"), D("0.0705"), D("0")),
         ("ARB.L", "buy", dt.date(2025, 1, 7), D("500"), D("0.068"), D("0.17")),
+    ]
+
+
+def test_cash_in_another_currency_is_converted_at_the_fx_close_of_its_date(user_client, target):
+    rate = InstrumentFactory(symbol="EURUSD=X", kind="fx", currency="USD")
+    for day, close in [("2024-12-31", "1.0350"), ("2025-02-11", "1.0300")]:
+        DailyBar.objects.create(
+            instrument=rate, date=dt.date.fromisoformat(day), close=D(close), adj_close=D(close)
+        )
+    response = upload(user_client, target, (DATA / "trading212-history.csv").read_bytes())
+    assert response.context["preview"].skipped == []
+    assert confirm(user_client, target, response).status_code == 302
+    # The last close on or before each date: 1.0350 for 2 January, 1.0300 from 11 February.
+    assert cash_entries(target) == [
+        ("deposit", dt.date(2025, 1, 2), D("517.50"), "Bank Transfer (500 EUR at 1.035)"),
+        ("interest", dt.date(2025, 2, 11), D("0.38"), "Interest on cash (0.37 EUR at 1.03)"),
+        ("withdrawal", dt.date(2025, 2, 12), D("103.00"), "Sent to Bank Account (100 EUR at 1.03)"),
     ]
 
 

@@ -122,7 +122,11 @@ def test_interactive_brokers_trades_then_cash_transactions(user_client, target):
     assert [(s.line, s.reason) for s in preview.skipped] == [
         (8, "reversed within this file (lines 8, 9)"),
         (9, "reversed within this file (lines 8, 9)"),
-        (11, "a deposit in EUR: the cash of Imports is kept in USD"),
+        (
+            11,
+            "a deposit in EUR: no EURUSD=X close on or before 2025-02-13 to convert it into USD, "
+            "the currency Imports keeps its cash in (the rate is fetched from now on)",
+        ),
     ]
     assert [(c.line, c.reason) for c in preview.combined] == [
         (7, "taken as tax withheld on the dividend on line 6")
