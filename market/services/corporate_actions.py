@@ -4,13 +4,10 @@ transaction commits."""
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 
 from market import signals
 from market.models import DailyBar, Dividend, SplitEvent
-
-logger = logging.getLogger(__name__)
 
 
 def _store_dividends(dividends: dict[tuple[int, date], Dividend]) -> list[int]:
@@ -76,39 +73,12 @@ def _store_splits(
 
 
 def _send_dividends_recorded(dividend_ids: list[int]) -> None:
-    for receiver, response in signals.dividends_recorded.send_robust(
-        sender=Dividend, dividend_ids=dividend_ids
-    ):
-        if isinstance(response, Exception):
-            logger.error(
-                "dividends_recorded receiver %r failed for %s",
-                receiver,
-                dividend_ids,
-                exc_info=response,
-            )
+    signals.send(signals.dividends_recorded, Dividend, dividend_ids=dividend_ids)
 
 
 def _send_history_started(instrument_ids: list[int]) -> None:
-    for receiver, response in signals.history_started.send_robust(
-        sender=DailyBar, instrument_ids=instrument_ids
-    ):
-        if isinstance(response, Exception):
-            logger.error(
-                "history_started receiver %r failed for %s",
-                receiver,
-                instrument_ids,
-                exc_info=response,
-            )
+    signals.send(signals.history_started, DailyBar, instrument_ids=instrument_ids)
 
 
 def _send_splits_recorded(split_event_ids: list[int]) -> None:
-    for receiver, response in signals.splits_recorded.send_robust(
-        sender=SplitEvent, split_event_ids=split_event_ids
-    ):
-        if isinstance(response, Exception):
-            logger.error(
-                "splits_recorded receiver %r failed for %s",
-                receiver,
-                split_event_ids,
-                exc_info=response,
-            )
+    signals.send(signals.splits_recorded, SplitEvent, split_event_ids=split_event_ids)

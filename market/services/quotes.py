@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,8 +39,6 @@ from market.services.runs import (
     run_outcome,
 )
 from market.services.values import CENTS, change_or_none
-
-logger = logging.getLogger(__name__)
 
 SHARE_PLACES = Decimal("0.0001")  # Quote.market_cap_shares
 
@@ -312,13 +309,4 @@ def refresh_quotes(
 
 
 def _send_quotes_refreshed(run_id: int) -> None:
-    for receiver, response in signals.quotes_refreshed.send_robust(
-        sender=RefreshRun, refresh_run_id=run_id
-    ):
-        if isinstance(response, Exception):
-            logger.error(
-                "quotes_refreshed receiver %r failed for run %s",
-                receiver,
-                run_id,
-                exc_info=response,
-            )
+    signals.send(signals.quotes_refreshed, RefreshRun, refresh_run_id=run_id)

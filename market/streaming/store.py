@@ -9,7 +9,6 @@ session, the market cap that follows the price); the minute batch refresh keeps 
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,8 +20,6 @@ from django.utils import timezone
 from market import sessions, signals
 from market.models import STREAMED_QUOTE_FIELDS, Feed, Instrument, MarketState, Quote
 from market.providers.ticks import EXTENDED, POST, PRE, Tick
-
-logger = logging.getLogger(__name__)
 
 FOUR_PLACES = Decimal("0.0001")
 EIGHT_PLACES = Decimal("0.00000001")
@@ -205,8 +202,4 @@ def write_ticks(ticks: list[Tick], *, source: str, now: datetime | None = None) 
 
 
 def _send_quotes_streamed(instrument_ids: list[int]) -> None:
-    for receiver, response in signals.quotes_streamed.send_robust(
-        sender=Quote, instrument_ids=instrument_ids
-    ):
-        if isinstance(response, Exception):
-            logger.error("quotes_streamed receiver %r failed", receiver, exc_info=response)
+    signals.send(signals.quotes_streamed, Quote, instrument_ids=instrument_ids)
