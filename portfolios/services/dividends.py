@@ -27,10 +27,8 @@ from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import transaction as db
 from django.db.models import Q
 
-from config import versions
 from market.models import DailyBar, Dividend, Instrument
 from portfolios import ledger
 from portfolios.models import Holding, Transaction
@@ -222,30 +220,9 @@ def apply_dividends(dividend_ids: Sequence[int] = (), *, instrument_ids: Sequenc
     `instrument_ids` (whose history was edited: a dividend changed or deleted). A holding whose
     ledger is contradicted by its split history is left as it was (the split update tells its
     owner). Returns the number of holdings recomputed."""
-    from portfolios.services.transactions import _Oversold, _recompute_locked
+    from portfolios.services.recompute import recompute_instrument_holdings
 
-    instruments = set(
-        Dividend.objects.filter(pk__in=dividend_ids).values_list("instrument_id", flat=True)
-    ) | set(instrument_ids)
-    if not instruments:
-        return 0
-    holding_ids = list(
-        Holding.objects.filter(instrument_id__in=instruments)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    return recompute_instrument_holdings(
+        set(Dividend.objects.filter(pk__in=dividend_ids).values_list("instrument_id", flat=True))
+        | set(instrument_ids)
     )
-    done = 0
-    for holding_id in holding_ids:
-        try:
-            with db.atomic():
-                holding = (
-                    Holding.objects.select_for_update()
-                    .select_related("instrument", "portfolio")
-                    .get(pk=holding_id)
-                )
-                _recompute_locked(holding)
-                versions.user_changed(holding.portfolio.owner_id)
-            done += 1
-        except (_Oversold, Holding.DoesNotExist):
-            continue
-    return done

@@ -7,11 +7,13 @@ caller's database transaction, so two writes to one holding never interleave.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import date
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import transaction as db
 
+from config import versions
 from market.models import Instrument, SplitEvent
 from portfolios import ledger
 from portfolios.models import Holding, Portfolio, Transaction
@@ -135,6 +137,40 @@ def recompute_holding(holding: Holding) -> Holding | None:
             raise LedgerError(
                 [RowError(None, NON_FIELD_ERRORS, _oversold_text(locked, o)) for o in exc.oversold]
             ) from None
+
+
+def recompute_instrument_holdings(
+    instrument_ids: Collection[int], *, on_oversold: Callable[[_Oversold], None] | None = None
+) -> int:
+    """Recompute every holding of these instruments, each in its own transaction, after their
+    market history (splits, dividends) changed. A holding whose trades the history contradicts
+    (a later sell of more shares than a split leaves) is left as it was and `on_oversold` is
+    told. Returns the number of holdings recomputed."""
+    if not instrument_ids:
+        return 0
+    holding_ids = list(
+        Holding.objects.filter(instrument_id__in=instrument_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    done = 0
+    for holding_id in holding_ids:
+        try:
+            with db.atomic():
+                holding = (
+                    Holding.objects.select_for_update()
+                    .select_related("instrument", "portfolio")
+                    .get(pk=holding_id)
+                )
+                _recompute_locked(holding)
+                versions.user_changed(holding.portfolio.owner_id)
+            done += 1
+        except _Oversold as exc:
+            if on_oversold is not None:
+                on_oversold(exc)
+        except Holding.DoesNotExist:  # deleted meanwhile
+            continue
+    return done
 
 
 def _oversold_text(holding: Holding, oversold: ledger.Oversold, prefix: str = "") -> str:

@@ -6,15 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from django.db import transaction as db
 from django.urls import reverse
 
-from config import versions
 from market.models import SplitEvent
 from portfolios import ledger
 from portfolios.models import Holding, Notification
+from portfolios.services.recompute import recompute_instrument_holdings
 from portfolios.services.trade_values import _quantity_text, split_label
-from portfolios.services.transactions import _Oversold, _recompute_locked
 
 log = logging.getLogger(__name__)
 
@@ -29,31 +27,10 @@ def apply_splits(split_event_ids: Sequence[int] = (), *, instrument_ids: Sequenc
     it was and its owner is told. Returns the number of holdings recomputed.
     """
     events = list(SplitEvent.objects.filter(pk__in=split_event_ids).select_related("instrument"))
-    instruments = {e.instrument_id for e in events} | set(instrument_ids)
-    if not instruments:
-        return 0
-    holding_ids = list(
-        Holding.objects.filter(instrument_id__in=instruments)
-        .values_list("pk", flat=True)
-        .order_by("pk")
+    return recompute_instrument_holdings(
+        {e.instrument_id for e in events} | set(instrument_ids),
+        on_oversold=lambda exc: _notify_split_conflict(exc.holding, exc.oversold, events),
     )
-    done = 0
-    for holding_id in holding_ids:
-        try:
-            with db.atomic():
-                holding = (
-                    Holding.objects.select_for_update()
-                    .select_related("instrument", "portfolio")
-                    .get(pk=holding_id)
-                )
-                _recompute_locked(holding)
-                versions.user_changed(holding.portfolio.owner_id)
-            done += 1
-        except _Oversold as exc:
-            _notify_split_conflict(exc.holding, exc.oversold, events)
-        except Holding.DoesNotExist:
-            continue
-    return done
 
 
 def _notify_split_conflict(
