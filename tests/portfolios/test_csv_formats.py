@@ -12,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from market.models import DailyBar, Instrument
 from market.providers import SearchHit
@@ -23,8 +22,9 @@ from portfolios.csv_import import (
     parse_us_date,
     preview_import,
 )
-from portfolios.models import Holding, Transaction
+from portfolios.models import Transaction
 from tests.factories import InstrumentFactory, PortfolioFactory
+from tests.portfolios.csv_helpers import cash_entries, confirm, entries, position, upload
 
 D = Decimal
 DATA = Path(__file__).parent / "data"
@@ -68,45 +68,6 @@ MSFT_LISTINGS = [
     SearchHit("MSFT", "Microsoft Corporation", "NasdaqGS", "equity"),
     SearchHit("MSF.DE", "Microsoft Corporation", "XETRA", "equity"),
 ]
-
-
-def upload(client, portfolio, content: bytes | str, name="trades.csv"):
-    if isinstance(content, str):
-        content = content.encode()
-    return client.post(
-        f"/portfolios/{portfolio.pk}/import/",
-        {"file": SimpleUploadedFile(name, content, content_type="text/csv")},
-    )
-
-
-def confirm(client, portfolio, response):
-    return client.post(
-        f"/portfolios/{portfolio.pk}/import/confirm/", {"sha256": response.context["sha256"]}
-    )
-
-
-def position(portfolio, symbol):
-    holding = Holding.objects.get(portfolio=portfolio, instrument__symbol=symbol)
-    return (holding.quantity, holding.average_cost, holding.cost_basis, holding.realized_pnl)
-
-
-def entries(portfolio):
-    """The portfolio's trades and dividends."""
-    return list(
-        Transaction.objects.filter(portfolio=portfolio, holding__isnull=False)
-        .order_by("trade_date", "id")
-        .values_list(
-            "holding__instrument__symbol", "kind", "trade_date", "quantity", "price", "fee"
-        )
-    )
-
-
-def cash_entries(portfolio):
-    return list(
-        Transaction.objects.filter(portfolio=portfolio, holding=None)
-        .order_by("trade_date", "id")
-        .values_list("kind", "trade_date", "amount", "note")
-    )
 
 
 # -- broker files through the import view --------------------------------------------------------

@@ -9,11 +9,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from portfolios.csv_import import parse_transactions_csv
-from portfolios.models import Holding, Transaction
+from portfolios.models import Transaction
 from tests.factories import InstrumentFactory, PortfolioFactory
+from tests.portfolios.csv_helpers import cash_entries, confirm, entries, problems, realized, upload
 
 D = Decimal
 DATA = Path(__file__).parent / "data"
@@ -31,48 +31,6 @@ def followed(db):
 @pytest.fixture
 def target(user, followed):
     return PortfolioFactory(owner=user, name="Imports")
-
-
-def upload(client, portfolio, content: bytes | str):
-    if isinstance(content, str):
-        content = content.encode()
-    return client.post(
-        f"/portfolios/{portfolio.pk}/import/",
-        {"file": SimpleUploadedFile("file.csv", content, content_type="text/csv")},
-    )
-
-
-def confirm(client, portfolio, response):
-    return client.post(
-        f"/portfolios/{portfolio.pk}/import/confirm/", {"sha256": response.context["sha256"]}
-    )
-
-
-def entries(portfolio):
-    """The portfolio's trades and dividends."""
-    return list(
-        Transaction.objects.filter(portfolio=portfolio, holding__isnull=False)
-        .order_by("trade_date", "id")
-        .values_list(
-            "holding__instrument__symbol", "kind", "trade_date", "quantity", "price", "fee"
-        )
-    )
-
-
-def cash_entries(portfolio):
-    return list(
-        Transaction.objects.filter(portfolio=portfolio, holding=None)
-        .order_by("trade_date", "id")
-        .values_list("kind", "trade_date", "amount", "note")
-    )
-
-
-def realized(portfolio, symbol):
-    return Holding.objects.get(portfolio=portfolio, instrument__symbol=symbol).realized_pnl
-
-
-def problems(response):
-    return [(p.line, p.column, p.message) for p in response.context["preview"].problems]
 
 
 # Ghostfolio ---------------------------------------------------------------------------------
