@@ -4,31 +4,19 @@ reads and writes, forked workers, and cached_db sessions kept in it."""
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 from django.core.cache import caches
+
+from tests.redis_cache import real_redis_cache
 
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
 def redis_cache(settings):
-    prefix = f"test-cache-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": prefix,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1.0},
-        }
-    }
-    yield caches["default"]
-    import redis
-
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
+    with real_redis_cache(settings, "cache", SOCKET_CONNECT_TIMEOUT=0.5, SOCKET_TIMEOUT=1.0):
+        yield caches["default"]
 
 
 def test_it_reads_and_writes(redis_cache):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -28,6 +27,7 @@ from tests.factories import (
     UserFactory,
     WatchlistFactory,
 )
+from tests.redis_cache import real_redis_cache
 
 D = Decimal
 PASSWORD = "correct horse battery staple 42"
@@ -86,24 +86,11 @@ def _still_clock():
 def _real_redis_when_there_is_one(settings):
     """On the PostgreSQL + Redis pass these tests run on the real Redis, through the cache
     backend production uses (keys under a prefix of their own, removed afterwards)."""
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
+    if not os.environ.get("REDIS_URL"):
         yield
         return
-    prefix = f"test-pages-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": redis_url,
-            "KEY_PREFIX": prefix,
-        }
-    }
-    yield
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
+    with real_redis_cache(settings, "pages"):
+        yield
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -26,6 +25,7 @@ from portfolios.performance.returns import Point
 from portfolios.services import record_cash_entry
 from tests.factories import InstrumentFactory, QuoteFactory
 from tests.market.fake_provider import FakeProvider, quote
+from tests.redis_cache import real_redis_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -44,24 +44,11 @@ def _clock():
 def _real_redis_when_there_is_one(settings):
     """On the PostgreSQL + Redis pass the page's cache is the real Redis (keys under a prefix of
     their own, removed afterwards)."""
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
+    if not os.environ.get("REDIS_URL"):
         yield
         return
-    prefix = f"test-performance-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": redis_url,
-            "KEY_PREFIX": prefix,
-        }
-    }
-    yield
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
+    with real_redis_cache(settings, "performance"):
+        yield
 
 
 def stock(symbol, closes, price):
