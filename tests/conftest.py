@@ -8,6 +8,8 @@ import os
 import pytest
 from django.conf import settings
 
+pytest_plugins = ["tests.clock"]
+
 
 def pytest_collection_modifyitems(config, items):
     on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
@@ -127,6 +129,7 @@ def celery_worker_process(transactional_db, tmp_path):
             [
                 sys.executable,
                 "-m",
+                "tests.clocked",
                 "celery",
                 "-A",
                 "config",

@@ -176,6 +176,7 @@ class LiveStack:
             [
                 sys.executable,
                 "-m",
+                "tests.clocked",
                 "celery",
                 "-A",
                 "config",
@@ -195,6 +196,7 @@ class LiveStack:
                 [
                     sys.executable,
                     "-m",
+                    "tests.clocked",
                     "celery",
                     "-A",
                     "config",
@@ -214,6 +216,7 @@ class LiveStack:
             [
                 sys.executable,
                 "-m",
+                "tests.clocked",
                 "gunicorn",
                 "-c",
                 "config/gunicorn.py",

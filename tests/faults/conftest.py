@@ -184,6 +184,7 @@ def start_site(tmp_path):
                 [
                     sys.executable,
                     "-m",
+                    "tests.clocked",
                     "gunicorn",
                     "config.wsgi",
                     "--bind",

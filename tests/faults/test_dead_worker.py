@@ -26,7 +26,7 @@ def _start_hanging_worker() -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": shared.test_database_url()}
     env.pop("REDIS_URL", None)  # the test's cache is its own (locmem); the worker needs none
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.faults.hanging_refresh"],
+        [sys.executable, "-m", "tests.clocked", "tests.faults.hanging_refresh"],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,

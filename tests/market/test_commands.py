@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import timedelta
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -13,6 +15,7 @@ from market.models import DailyBar, PriceSnapshot, Quote, RefreshRun
 from market.providers import ProviderUnavailable
 from tests.factories import InstrumentFactory
 from tests.market.fake_provider import FakeProvider
+from tests.market.xnys import bar_dates_of_a_backfill
 
 pytestmark = pytest.mark.django_db
 
@@ -54,15 +57,33 @@ def test_refresh_profiles_prints_a_summary(universe):
 
 
 def test_backfill_bars_for_some_symbols_then_the_missing_ones(universe):
-    out, err = run("backfill_bars", "--symbols", "IREN", "--years", "1", "--provider", "simulated")
+    # Monday 2026-12-07, 10:00 in New York: a year back from 2025-12-07 holds 251 XNYS sessions
+    # (2025-12-08 to 2026-12-07; 2025-12-25, 2026-01-01, 01-19, 02-16, 04-03, 05-25, 06-19,
+    # 07-03, 09-07, 11-26 and the weekends left out), today's included since it has opened.
+    with time_machine.travel(dt.datetime(2026, 12, 7, 15, 0, tzinfo=dt.UTC), tick=False):
+        out, err = run(
+            "backfill_bars", "--symbols", "IREN", "--years", "1", "--provider", "simulated"
+        )
     assert "bars [" in err
     assert "Daily bars: ok, 1 instrument requested, 1 stored" in out
-    assert DailyBar.objects.filter(instrument__symbol="IREN").count() > 250
+    stored = DailyBar.objects.filter(instrument__symbol="IREN")
+    assert stored.count() == 251
+    assert stored.earliest("date").date == dt.date(2025, 12, 8)
+    assert stored.latest("date").date == dt.date(2026, 12, 7)
 
     out, _ = run("backfill_bars", "--missing", "--years", "1", "--provider", "simulated")
     assert "22 instruments requested, 22 stored" in out
     out, _ = run("backfill_bars", "--missing", "--provider", "simulated")
     assert "every active instrument already has bars" in out
+
+
+@pytest.mark.calendar
+def test_a_years_backfill_holds_every_session_of_the_year_on_any_day(db):
+    InstrumentFactory(symbol="IREN")
+    moment = timezone.now()
+    run("backfill_bars", "--symbols", "IREN", "--years", "1", "--provider", "simulated")
+    stored = DailyBar.objects.filter(instrument__symbol="IREN").order_by("date")
+    assert list(stored.values_list("date", flat=True)) == bar_dates_of_a_backfill(moment, years=1)
 
 
 def test_backfill_bars_refuses_bad_arguments(universe):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import os
 from types import SimpleNamespace
 
 import pytest
 from celery.signals import task_retry
+from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from kombu import Queue
@@ -20,6 +23,7 @@ from market.providers.simulated import SimulatedProvider
 from market.services import bars, profiles, quotes
 from tests.factories import InstrumentFactory
 from tests.market.fake_provider import FakeProvider, quote
+from tests.market.xnys import bar_dates_of_a_backfill
 
 # -- a real worker -------------------------------------------------------------------------------
 
@@ -64,7 +68,11 @@ def test_a_real_worker_backfills_missing_history(celery_worker_process):
     )
     run = RefreshRun.objects.get(pk=result.get(timeout=60))
     assert run.status == "ok"
-    assert DailyBar.objects.filter(instrument__symbol="IREN").count() > 250
+    stored = DailyBar.objects.filter(instrument__symbol="IREN").order_by("date")
+    # The worker reads its own clock: the bars are the sessions of the year before its run.
+    expected = bar_dates_of_a_backfill(run.started_at, years=1)
+    assert list(stored.values_list("date", flat=True)) == expected
+    assert len(expected) >= 248
 
 
 # -- retries -------------------------------------------------------------------------------------
@@ -231,6 +239,10 @@ def test_tasks_are_late_acknowledged_time_limited_and_retry_provider_errors():
 
 
 def test_the_beat_schedule_names_registered_tasks():
+    # A worker imports every app's tasks module at start; this test may run before anything did.
+    for app_config in apps.get_app_configs():
+        with contextlib.suppress(ModuleNotFoundError):
+            importlib.import_module(f"{app_config.name}.tasks")
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert schedule["market-refresh-quotes"]["schedule"] == 60.0
     assert schedule["market-refresh-quotes"]["options"]["expires"] < 60
