@@ -168,14 +168,13 @@ class Quote(models.Model):
 QUOTE_FIELDS = tuple(
     field.name for field in Quote._meta.concrete_fields if field.name not in ("id", "instrument")
 )
-# What a price-stream tick writes: everything but what only a batch quote carries (the previous
-# close, the share count and how the cap was found, the currency and the provider's name).
+# What a price-stream tick writes: everything but what only a batch quote carries (the share
+# count and how the cap was found, the currency and the provider's name).
 STREAMED_QUOTE_FIELDS = tuple(
     name
     for name in QUOTE_FIELDS
     if name
     not in {
-        "previous_close",
         "shares_outstanding",
         "market_cap_source",
         "market_cap_shares",

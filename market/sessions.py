@@ -100,6 +100,11 @@ class _Calendar:
         index = bisect.bisect_right(self.days, day)
         return self.by_day[self.days[index]] if index < len(self.days) else None
 
+    def previous_trading_day(self, day: date) -> TradingDay | None:
+        """The last session day strictly before `day` (None before the covered years)."""
+        index = bisect.bisect_left(self.days, day)
+        return self.by_day[self.days[index - 1]] if index > 0 else None
+
 
 def _exchange_calendar_rows(first: date, last: date):
     """(sessions, holidays) of XNYS between two dates, as plain values (picklable, cacheable)."""
@@ -156,6 +161,26 @@ def next_trading_day(day: date) -> TradingDay:
     if found is None:
         raise LookupError(f"no NYSE session after {day}")
     return found
+
+
+def previous_trading_day(day: date) -> TradingDay:
+    """The last XNYS session day strictly before `day`."""
+    found = _calendar(day).previous_trading_day(day)
+    if found is None:  # `day` is early in January of the first covered year
+        found = _calendar(date(day.year - 1, 12, 31)).previous_trading_day(day)
+    if found is None:
+        raise LookupError(f"no NYSE session before {day}")
+    return found
+
+
+def regular_session_day(at: datetime) -> date:
+    """The New York trading day whose regular session opened last at or before `at`: today from
+    its open on, the previous session day before that (pre-market, overnight, weekends)."""
+    local = _aware(at).astimezone(NEW_YORK)
+    today = trading_day(local.date())
+    if today is not None and local >= today.regular_open:
+        return today.day
+    return previous_trading_day(local.date()).day
 
 
 def holiday_name(day: date) -> str:

@@ -139,7 +139,9 @@ class QuoteData:
     price: Decimal
     previous_close: Decimal | None = None
     currency: str | None = None  # ISO 4217, upper case
-    market_state: str = CLOSED
+    # The provider's own state of the instrument's market (Yahoo's marketState); None when it
+    # does not say, and the refresh goes by New York's clock.
+    market_state: str | None = None
     pre_market_price: Decimal | None = None
     post_market_price: Decimal | None = None
     day_high: Decimal | None = None

@@ -19,8 +19,12 @@ class Tick:
     price: Decimal
     at: datetime  # when the price traded, from the source (not when it arrived)
     session: str  # PRE, REGULAR, POST or EXTENDED
-    change: Decimal | None = None  # against the previous close, as the source computes it
+    # Against the last regular close (the previous close in the regular session), as the source
+    # computes it; None when the source does not say.
+    change: Decimal | None = None
     change_percent: Decimal | None = None
+    # The close `change` is measured from (price - change), when the source tells it.
+    reference_price: Decimal | None = None
     day_high: Decimal | None = None
     day_low: Decimal | None = None
     volume: int | None = None

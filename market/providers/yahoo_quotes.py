@@ -92,7 +92,7 @@ def _quote(symbol: str, raw: dict) -> QuoteData:
         price=price,
         previous_close=_price(raw.get("regularMarketPreviousClose"), divisor),
         currency=currency,
-        market_state=MARKET_STATES.get(str(raw.get("marketState", "")).upper(), CLOSED),
+        market_state=MARKET_STATES.get(str(raw.get("marketState", "")).upper()),
         pre_market_price=_extended_price(raw, "preMarket", regular_time, divisor),
         post_market_price=_extended_price(raw, "postMarket", regular_time, divisor),
         day_high=_price(raw.get("regularMarketDayHigh"), divisor),

@@ -246,7 +246,8 @@ def refresh_quotes(
         if data is None:
             errors.setdefault(h.symbol, "no quote in the provider's answer")
             continue
-        row = _quote_row(h, data, states[h.kind], now)
+        # The provider's own session state when it says (Yahoo's marketState), else our clock's.
+        row = _quote_row(h, data, data.market_state or states[h.kind], now)
         (behind_stream if _stream_is_newer(h, data) else quotes).append(row)
     if progress:
         progress(len(due), len(due))
@@ -263,7 +264,7 @@ def refresh_quotes(
                         instrument_id=h.pk,
                         taken_at=now,
                         price=last.price,
-                        market_state=states[h.kind],
+                        market_state=last.market_state if h.pk in fresh else states[h.kind],
                         volume=last.volume,
                         market_cap=last.market_cap,
                         source=last.source,

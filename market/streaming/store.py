@@ -2,30 +2,45 @@
 
 A tick is dated by its own time and is ignored when it is not newer than the stored quote's
 provider time, so a replayed or late frame never overwrites a newer price. The stream owns the
-fields it sends (price or the extended-hours price, the day change, range and volume, the
-session, the market cap that follows the price); the minute batch refresh keeps filling the rest
-(previous close, share counts, pre/post reference prices).
+fields it sends: the price or the extended-hours price with the source's own change, the close
+that change is measured from (the previous close, or the regular price outside the regular
+session), the day's range and volume (started afresh on a new session day), the session and the
+market cap that follows the price. The minute batch refresh keeps filling the rest (share
+counts, the cap's basis, the currency).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
 from market import sessions, signals
 from market.models import STREAMED_QUOTE_FIELDS, Feed, Instrument, MarketState, Quote
-from market.providers.ticks import EXTENDED, POST, PRE, Tick
-
-FOUR_PLACES = Decimal("0.0001")
-EIGHT_PLACES = Decimal("0.00000001")
-CENTS = Decimal("0.01")
+from market.providers.ticks import EXTENDED, PRE, Tick
+from market.rules import NEW_YORK
+from market.services.values import CENTS, change_or_none
 
 STREAM_FIELDS = list(STREAMED_QUOTE_FIELDS)
+# A quote's figures of one regular session and its extended hours.
+SESSION_FIELDS = (
+    "previous_close",
+    "change",
+    "change_percent",
+    "day_high",
+    "day_low",
+    "volume",
+    "pre_market_price",
+    "pre_market_change",
+    "pre_market_change_percent",
+    "post_market_price",
+    "post_market_change",
+    "post_market_change_percent",
+)
 
 
 class Coalescer:
@@ -70,50 +85,104 @@ class WriteResult:
 
 
 def _session_of(tick: Tick, kind: str) -> str:
-    """The quote's market state for a tick: crypto and FX trade in one session; an unnamed
-    session is pre-market before New York's open and after hours otherwise."""
+    """The quote's market state for a tick: crypto and FX trade in one session; a session the
+    source does not name (overnight trading) is told by New York's clock, and outside the
+    sessions it is pre-market until the next open (02:07 is overnight trading before the next
+    session), after hours from the day's close on."""
     if kind in ("crypto", "fx"):
         return MarketState.REGULAR
-    if tick.session == EXTENDED:
-        state = sessions.us_equity_state(tick.at)
-        return MarketState.PRE if state == MarketState.PRE else MarketState.POST
-    return tick.session
+    if tick.session != EXTENDED:
+        return tick.session
+    state = sessions.us_equity_state(tick.at)
+    if state != MarketState.CLOSED:
+        return state
+    local = tick.at.astimezone(NEW_YORK)
+    today = sessions.trading_day(local.date())
+    return MarketState.POST if today is not None and local >= today.regular_close else PRE
 
 
-def _percent(change: Decimal, reference: Decimal | None) -> Decimal | None:
-    if reference is None or reference <= 0:
-        return None
-    return (change / reference * 100).quantize(FOUR_PLACES)
+def _session_day(at: datetime, kind: str):
+    """The day of the regular session a quote's day figures (change, range, volume, previous
+    close) belong to: crypto and FX count UTC days, like Yahoo's daily bars of them."""
+    if kind in ("crypto", "fx"):
+        return at.astimezone(UTC).date()
+    return sessions.regular_session_day(at)
+
+
+def _agrees(stored: Decimal | None, derived: Decimal) -> bool:
+    """Whether a stored price is `derived` to the decimals `derived` carries (a price a source
+    derives from floats is known to fewer decimals than the exact one stored)."""
+    if stored is None:
+        return False
+    places = Decimal(1).scaleb(derived.as_tuple().exponent)
+    return stored.quantize(places, rounding=ROUND_HALF_EVEN) == derived
+
+
+def _forget_session(quote: Quote) -> None:
+    """Clear what belongs to the stored quote's session, older than the tick's."""
+    for name in SESSION_FIELDS:
+        setattr(quote, name, None)
+
+
+def _clear_extended(quote: Quote, prefix: str) -> None:
+    for name in ("price", "change", "change_percent"):
+        setattr(quote, f"{prefix}_{name}", None)
+
+
+def _apply_regular(quote: Quote, tick: Tick) -> None:
+    quote.price = tick.price
+    if tick.reference_price is not None and not _agrees(quote.previous_close, tick.reference_price):
+        quote.previous_close = tick.reference_price
+    if tick.change is not None:
+        quote.change, quote.change_percent = tick.change, tick.change_percent
+    else:
+        quote.change, quote.change_percent = change_or_none(tick.price, quote.previous_close)
+    quote.day_high = tick.day_high or max(quote.day_high or tick.price, tick.price)
+    quote.day_low = tick.day_low or min(quote.day_low or tick.price, tick.price)
+    if tick.volume is not None:
+        quote.volume = tick.volume
+    # The regular session has moved on from this morning's and last night's extended prices.
+    _clear_extended(quote, "pre_market")
+    _clear_extended(quote, "post_market")
+
+
+def _apply_extended(quote: Quote, tick: Tick, state: str) -> None:
+    """Outside the regular session Yahoo's `price` is the last regular close and the extended
+    move is measured from it: the tick's reference price is that close."""
+    reference = tick.reference_price
+    if reference is not None and not _agrees(quote.price, reference):
+        quote.price = reference
+        quote.change, quote.change_percent = change_or_none(reference, quote.previous_close)
+    if tick.change is not None:
+        change, percent = tick.change, tick.change_percent
+    else:
+        change, percent = change_or_none(tick.price, quote.price)
+    if state == PRE:
+        quote.pre_market_price = tick.price
+        quote.pre_market_change, quote.pre_market_change_percent = change, percent
+    else:
+        quote.post_market_price = tick.price
+        quote.post_market_change, quote.post_market_change_percent = change, percent
+        _clear_extended(quote, "pre_market")  # this morning's, before the regular session
 
 
 def apply_tick(quote: Quote, tick: Tick, kind: str, shares, now: datetime) -> None:
-    """Update `quote` in memory from `tick` (regular price or the extended-hours price)."""
+    """Update `quote` in memory from `tick`: the regular price, change and range in the regular
+    session, the pre- or post-market price outside it. The day's figures of a quote from an
+    older session are not carried into the tick's."""
     state = _session_of(tick, kind)
-    quote.market_state = state
-    if state in (PRE, POST):
-        # Outside the regular session Yahoo keeps `price` at the last regular close, and the
-        # extended-hours move is measured from it.
-        change = (tick.price - quote.price).quantize(EIGHT_PLACES) if quote.price else None
-        percent = _percent(change, quote.price) if change is not None else None
-        if state == PRE:
-            quote.pre_market_price = tick.price
-            quote.pre_market_change, quote.pre_market_change_percent = change, percent
-        else:
-            quote.post_market_price = tick.price
-            quote.post_market_change, quote.post_market_change_percent = change, percent
+    same_session = quote.provider_time is not None and _session_day(
+        quote.provider_time, kind
+    ) == _session_day(tick.at, kind)
+    if not same_session:
+        _forget_session(quote)
+    if state == MarketState.REGULAR:
+        _apply_regular(quote, tick)
     else:
-        quote.price = tick.price
-        if quote.previous_close:
-            quote.change = (tick.price - quote.previous_close).quantize(EIGHT_PLACES)
-            quote.change_percent = _percent(quote.change, quote.previous_close)
-        else:
-            quote.change, quote.change_percent = tick.change, tick.change_percent
-        quote.day_high = tick.day_high or max(quote.day_high or tick.price, tick.price)
-        quote.day_low = tick.day_low or min(quote.day_low or tick.price, tick.price)
-        if tick.volume is not None:
-            quote.volume = tick.volume
-        if shares:
-            quote.market_cap = (tick.price * shares).quantize(CENTS)
+        _apply_extended(quote, tick, state)
+    quote.market_state = state
+    if shares:
+        quote.market_cap = (quote.price * shares).quantize(CENTS)
     quote.provider_time = tick.at
     quote.fetched_at = now
     quote.feed = Feed.STREAM

@@ -187,7 +187,8 @@ def test_after_hours(transport, provider):
 
 @pytest.mark.parametrize(
     ("yahoo_state", "state"),
-    [("PREPRE", CLOSED), ("POSTPOST", CLOSED), ("PRE", PRE), ("SOMETHING_NEW", CLOSED)],
+    # A state Yahoo has not used before is not guessed: the refresh goes by New York's clock.
+    [("PREPRE", CLOSED), ("POSTPOST", CLOSED), ("PRE", PRE), ("SOMETHING_NEW", None)],
 )
 def test_market_states(transport, provider, yahoo_state, state):
     transport.quotes["AAPL"] = recorded_quote("AAPL") | {"marketState": yahoo_state}

