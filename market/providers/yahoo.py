@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import yfinance as yf
 from yfinance.exceptions import (
@@ -38,6 +39,9 @@ from .base import (
 from .yahoo_bars import _bars_from_frame, _means_unknown
 from .yahoo_http import (
     YahooContractBroken,
+    answers,
+    ensure_cache_directory,
+    forget_kept_answers,
     last_response,
     observe,
     process_session,
@@ -57,6 +61,14 @@ from .yahoo_quotes import (  # noqa: F401 (re-exported for callers)
 
 QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
 QUOTE_SUMMARY_URL = "https://query2.finance.yahoo.com/v10/finance/quoteSummary"
+
+
+def _yahoo_said_unknown(seen: list[tuple[int, str]], symbol: str) -> bool:
+    """Whether Yahoo answered 404 to a chart or quoteSummary request for `symbol` in `seen`."""
+    paths = {f"/v8/finance/chart/{symbol}", f"/v10/finance/quoteSummary/{symbol}"}
+    return any(status == 404 and unquote(urlsplit(url).path) in paths for status, url in seen)
+
+
 # Symbols per v7 quote request; Yahoo takes more, but long URLs start failing somewhere past
 # a few hundred symbols, and 100 keeps a 500-instrument refresh at 5 requests.
 QUOTE_CHUNK_SIZE = 100
@@ -77,6 +89,7 @@ class YahooProvider:
     name = "yahoo"
 
     def __init__(self, *, session: Any = None, timeout: float = 10, quote_chunk_size: int = 0):
+        ensure_cache_directory()
         self._session = observe(session) if session is not None else process_session()
         self._timeout = timeout
         self._quote_chunk_size = quote_chunk_size or QUOTE_CHUNK_SIZE
@@ -174,8 +187,33 @@ class YahooProvider:
         return batch
 
     def _bars(self, symbol: str, start: date, end: date | None) -> BarsData:
+        """The symbol's bars. "Unknown" counts towards delisting (market.services.delisting),
+        so it must be Yahoo's answer to this call: yfinance may conclude "possibly delisted; no
+        timezone found" from a 404 it kept from an earlier call, without asking. Then what it
+        kept is dropped and Yahoo is asked again; an "unknown" with no 404 from Yahoo behind it
+        is a provider failure, not an unknown symbol."""
         if end is not None and end < start:
             return BarsData(symbol=symbol)
+        bars = self._answered_history(symbol, start, end)
+        if bars is None:
+            forget_kept_answers()
+            bars = self._answered_history(symbol, start, end)
+        if bars is None:
+            raise ProviderUnavailable(f"{symbol}: yfinance said unknown without a 404 from Yahoo")
+        return bars
+
+    def _answered_history(self, symbol: str, start: date, end: date | None) -> BarsData | None:
+        """The bars; UnknownSymbol when Yahoo answered 404 to this call; None when yfinance
+        said "unknown" without such an answer."""
+        with answers() as seen:
+            try:
+                return self._history(symbol, start, end)
+            except UnknownSymbol:
+                if _yahoo_said_unknown(seen, symbol):
+                    raise
+                return None
+
+    def _history(self, symbol: str, start: date, end: date | None) -> BarsData:
         try:
             ticker = yf.Ticker(symbol, session=self._session)
             frame = ticker.history(

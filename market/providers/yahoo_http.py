@@ -8,19 +8,27 @@ instance asks. Statuses and Retry-After headers, which yfinance does not pass on
 into YFRateLimitError), are noted by a response hook (requests' public `hooks`) or by
 `YahooSession` itself; nothing of yfinance's is patched.
 
-The one private call: yfinance has no public API for Yahoo's batch quote (v7 `quote?symbols=`)
+The private calls: yfinance has no public API for Yahoo's batch quote (v7 `quote?symbols=`)
 or for a single quoteSummary module, so `yahoo_get` makes those requests through yfinance's
-internal `YfData` (for its cookie and crumb). It raises YahooContractBroken when that changes
-shape; tests/market/test_yahoo_contract.py runs it on the recorded payloads, and pyproject.toml
-pins yfinance to 1.7.x.
+internal `YfData` (for its cookie and crumb); and yfinance keeps the answers of some requests
+for the life of the process (a symbol's time-zone lookup among them, 404s included), which
+`forget_kept_answers` clears so that Yahoo is asked again. Both raise YahooContractBroken when
+yfinance changes shape; tests/market/test_yahoo_contract.py runs them on the recorded payloads,
+and pyproject.toml pins yfinance to 1.7.x.
+
+yfinance's persistent caches (time zones, cookie) live under VAR_DIR (`use_cache_directory`),
+never in the home directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 from curl_cffi import requests as curl_requests
@@ -40,6 +48,8 @@ class _LastResponse(threading.local):
 
     status: int | None = None
     retry_after: float | None = None
+    # (status, URL) of each response while `answers()` collects them.
+    answers: list[tuple[int, str]] | None = None
 
 
 last_response = _LastResponse()
@@ -51,6 +61,55 @@ def note_response(response: Any, *args: Any, **kwargs: Any) -> None:
     last_response.retry_after = None
     if response.status_code == 429:
         last_response.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+    if last_response.answers is not None:
+        last_response.answers.append((response.status_code, str(getattr(response, "url", ""))))
+
+
+@contextlib.contextmanager
+def answers() -> Iterator[list[tuple[int, str]]]:
+    """The (status, URL) of every HTTP response this thread receives inside the block: what
+    Yahoo answered now, as opposed to what yfinance kept of an earlier answer."""
+    collected: list[tuple[int, str]] = []
+    outer, last_response.answers = last_response.answers, collected
+    try:
+        yield collected
+    finally:
+        last_response.answers = outer
+        if outer is not None:
+            outer.extend(collected)
+
+
+_cache_directory: str | None = None
+
+
+def use_cache_directory(directory: str | Path) -> None:
+    """Keep yfinance's persistent caches (time zones, cookie, ISINs) in `directory`, through its
+    public setting. yfinance opens them on first use: call this before the process's first
+    yfinance call."""
+    global _cache_directory
+    import yfinance
+
+    yfinance.set_tz_cache_location(str(directory))
+    _cache_directory = str(directory)
+
+
+def ensure_cache_directory() -> None:
+    """yfinance's caches under VAR_DIR/yfinance, unless this process chose another directory."""
+    if _cache_directory is None:
+        use_cache_directory(Path(settings.VAR_DIR) / "yfinance")
+
+
+def forget_kept_answers() -> None:
+    """Drop the answers yfinance keeps for the life of the process (`YfData.cache_get`, an LRU
+    cache of GETs: a symbol's time-zone lookup, past chart ranges, searches), so that the next
+    call asks Yahoo again. THE SECOND USE OF YFINANCE INTERNALS (see the module's docstring)."""
+    try:
+        from yfinance.data import YfData
+
+        clear = YfData.cache_get.cache_clear
+    except (ImportError, AttributeError) as exc:
+        raise YahooContractBroken(f"yfinance.data.YfData.cache_get is gone: {exc}") from exc
+    clear()
 
 
 class YahooSession(curl_requests.Session):

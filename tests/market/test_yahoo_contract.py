@@ -1,5 +1,6 @@
-"""The contract of the one private yfinance call (`yahoo_get`, through `yfinance.data.YfData`):
-these tests fail when a yfinance release changes what the Yahoo provider relies on."""
+"""The contract of the private yfinance calls (`yahoo_get` through `yfinance.data.YfData`, and
+`forget_kept_answers` through `YfData.cache_get`): these tests fail when a yfinance release
+changes what the Yahoo provider relies on."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 import yfinance
 
 from market.providers.yahoo import QUOTE_SUMMARY_URL, QUOTE_URL, YahooProvider
-from market.providers.yahoo_http import YahooContractBroken, yahoo_get
+from market.providers.yahoo_http import YahooContractBroken, forget_kept_answers, yahoo_get
 from tests.market.yahoo_transport import (
     CRUMB,
     YahooTransport,
@@ -96,6 +97,44 @@ def test_yfdata_get_answering_something_else_is_a_loud_error(transport, monkeypa
     monkeypatch.setattr(yfinance.data.YfData, "get", lambda self, url, params, timeout: {})
     with pytest.raises(YahooContractBroken, match="returned dict"):
         YahooProvider(session=session_for(transport)).fetch_quotes(["AAPL"])
+
+
+def test_yfinance_keeps_an_answer_until_it_is_forgotten(transport):
+    # What yfinance asks through YfData.cache_get (a symbol's time zone) it asks once per
+    # process, 404s included, until forget_kept_answers drops what it kept.
+    from yfinance.data import YfData
+
+    data = YfData(session=session_for(transport))
+    url = "https://query2.finance.yahoo.com/v8/finance/chart/XKEPT"
+    params = {"range": "1d", "interval": "1d"}
+    assert data.cache_get(url=url, params=params, timeout=10).status_code == 404
+    asked = transport.count("/v8/finance/chart/XKEPT")  # its 404 is retried with a new crumb
+    assert data.cache_get(url=url, params=params, timeout=10).status_code == 404
+    assert transport.count("/v8/finance/chart/XKEPT") == asked  # answered from what it kept
+    forget_kept_answers()
+    assert data.cache_get(url=url, params=params, timeout=10).status_code == 404
+    assert transport.count("/v8/finance/chart/XKEPT") == 2 * asked
+
+
+def test_a_missing_answer_cache_is_a_loud_error(monkeypatch):
+    import yfinance.data
+
+    monkeypatch.delattr(yfinance.data.YfData, "cache_get")
+    with pytest.raises(YahooContractBroken, match="cache_get"):
+        forget_kept_answers()
+
+
+def test_yfinances_caches_are_under_var_dir(tmp_path):
+    # A fresh process that names no directory: yfinance keeps its cookie under VAR_DIR/yfinance.
+    code = "from tests.market.yahoo_transport import count_quote_requests\ncount_quote_requests()\n"
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env |= {"VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings"}
+    code = "import django\ndjango.setup()\n" + code
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in (tmp_path / "yfinance").iterdir()) == ["cookies.db"]
 
 
 def test_cookie_and_crumb_once_per_process_then_one_request_per_refresh(tmp_path):

@@ -270,6 +270,51 @@ def test_a_symbol_that_answers_again_starts_counting_from_zero(transport, provid
     assert (flaky.is_active, flaky.failure_count, flaky.last_failure) == (True, 0, "")
 
 
+def test_one_404_then_good_answers_never_delists_the_symbol(transport, provider, settings):
+    # XBACK's time zone was never looked up, so yfinance asks for it first (a chart request);
+    # its first answer is Yahoo's 404, which yfinance keeps for the life of the process. Asking
+    # the quote for the time zone instead, yfinance does only twice per process: a worker that
+    # met two other unknown symbols (XNONE1, XNONE2) no longer does. Without asking Yahoo again,
+    # it would say "possibly delisted; no timezone found" on every later run, and the symbol
+    # would be made inactive while Yahoo answers.
+    settings.DELIST_AFTER_FAILURES = 2
+    revived = InstrumentFactory(symbol="XBACK")
+    InstrumentFactory(symbol="XNONE1")
+    InstrumentFactory(symbol="XNONE2")
+    moment = datetime(2020, 11, 9, 23, tzinfo=UTC)
+    run = services.update_bars(provider=provider, now=moment)
+    assert run.errors["XBACK"] == "UnknownSymbol: Yahoo does not know 'XBACK' (HTTP 404)"
+    revived.refresh_from_db()
+    assert (revived.is_active, revived.failure_count) == (True, 1)
+
+    # Yahoo knows it again: its chart and its quote answer.
+    transport.charts["XBACK"] = copy.deepcopy(load(SPLIT_CHART))
+    transport.quotes["XBACK"] = quote_like("AAPL", "XBACK")
+    for day in (1, 2, 3):
+        asked = transport.count("/v8/finance/chart/XBACK")
+        run = services.update_bars(provider=provider, now=moment + timedelta(days=day))
+        assert "XBACK" not in run.errors
+        assert transport.count("/v8/finance/chart/XBACK") > asked  # a fresh answer each run
+        revived.refresh_from_db()
+        assert (revived.is_active, revived.failure_count, revived.last_failure) == (True, 0, "")
+    assert revived.bars.count() == 49
+
+
+def test_fresh_404s_without_a_time_zone_still_delist(transport, provider, settings):
+    settings.DELIST_AFTER_FAILURES = 3
+    gone = InstrumentFactory(symbol="XGONE")
+    moment = datetime(2020, 11, 9, 23, tzinfo=UTC)
+    for day in range(3):
+        asked = len(transport.requests)
+        run = services.update_bars(provider=provider, now=moment + timedelta(days=day))
+        assert run.errors["XGONE"].startswith("UnknownSymbol: ")
+        # Each run's "unknown" is a 404 Yahoo sent in that run.
+        fresh = [r.url for r in transport.requests[asked:] if "XGONE" in r.url]
+        assert fresh
+    gone.refresh_from_db()
+    assert (gone.is_active, gone.failure_count) == (False, 3)
+
+
 def test_network_failures_do_not_count_as_delisting(transport, provider, settings):
     import requests
 

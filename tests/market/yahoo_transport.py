@@ -257,13 +257,12 @@ def session_for(transport: YahooTransport) -> requests.Session:
 
 
 def use_cache_directory(directory: str | Path) -> None:
-    """Point yfinance's persistent caches (time zones, cookie, ISINs) at `directory` through its
-    public setting, so that tests and bench runs neither read nor write ~/.cache/py-yfinance.
-    yfinance opens its caches on first use: call this before the process's first yfinance call.
-    """
-    import yfinance
+    """Point yfinance's persistent caches (time zones, cookie, ISINs) at `directory` (the
+    provider's own setting, market.providers.yahoo_http), so that tests and bench runs neither
+    read nor write those of var/. Call this before the process's first yfinance call."""
+    from market.providers.yahoo_http import use_cache_directory as use
 
-    yfinance.set_tz_cache_location(str(directory))
+    use(directory)
 
 
 @contextmanager
