@@ -1,9 +1,15 @@
-"""The streamer's state: every change logged in one line and kept in the cache for /status/."""
+"""The streamer's state: every change logged in one line and kept in the cache for /status/.
+
+The cache is written from a thread of the recorder's own, never from the event loop: a Redis
+that hangs must not hold the stream's frames and writes for its timeout (a cache call blocks).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -50,6 +56,9 @@ class StateRecorder:
 
     def __init__(self, source: str) -> None:
         self.current = StreamState(source=source, since=timezone.now().isoformat())
+        # One thread: the records reach the cache in the order they were made.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-state")
+        self._last_write: Future | None = None
 
     def change(self, state: str, detail: str = "") -> None:
         now = timezone.now()
@@ -72,9 +81,31 @@ class StateRecorder:
         self.current.last_tick_at = at.isoformat()
 
     def save(self) -> None:
+        """Store the state: at once outside an event loop, else by the writer thread (the
+        loop goes on at once)."""
         self.current.updated_at = timezone.now().isoformat()
-        with contextlib.suppress(Exception):  # a cache that is down must not stop the stream
-            cache.set(CACHE_KEY, asdict(self.current), CACHE_SECONDS)
+        record = asdict(self.current)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            _store(record)
+            return
+        self._last_write = self._writer.submit(_store, record)
+
+    @property
+    def writing(self) -> bool:
+        """Whether a record is still on its way to the cache."""
+        return self._last_write is not None and not self._last_write.done()
+
+    async def saved(self) -> None:
+        """Wait until the records saved so far are in the cache (or failed to get there)."""
+        if self._last_write is not None:
+            await asyncio.wrap_future(self._last_write)
+
+
+def _store(record: dict) -> None:
+    with contextlib.suppress(Exception):  # a cache that is down must not stop the stream
+        cache.set(CACHE_KEY, record, CACHE_SECONDS)
 
 
 def stream_state() -> dict | None:

@@ -99,6 +99,7 @@ class Streamer:
                 await self.flush()
             await self.publisher.close()
             self.recorder.change(states.STOPPED)
+            await self.recorder.saved()
 
 
 def build(provider_name: str | None = None) -> Streamer:

@@ -115,3 +115,30 @@ def test_a_user_deactivated_during_the_pause_gets_no_private_page_afterwards(bre
     response = client.get(page, headers={"if-none-match": before})
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_stream_state_is_written_off_the_event_loop_while_redis_hangs(breaker_cache):
+    # The live stream's event loop reads frames and writes quotes; its state goes to the cache
+    # from a thread of its own, so a Redis that hangs does not hold the loop for its timeout.
+    import asyncio
+
+    from market.streaming.state import StateRecorder, stream_state
+
+    recorder = StateRecorder("yahoo")
+
+    async def scenario():
+        breaker_cache.pause(1500)
+        recorder.change("streaming", "25 symbols subscribed")
+        turns = 0
+        while recorder.writing and turns < 5:
+            await asyncio.sleep(0.01)  # the loop goes on while the write waits for Redis
+            turns += 1
+        await recorder.saved()
+        return turns
+
+    assert asyncio.run(scenario()) == 5
+    wait_until(breaker_cache.answers, seconds=15, what="the pause to end")
+    breaker = _breaker(breaker_cache)
+    wait_until(lambda: not breaker.is_open, seconds=15, what="the breaker to close")
+    recorder.change("streaming", "26 symbols subscribed")  # outside a loop: written at once
+    assert stream_state()["detail"] == "26 symbols subscribed"

@@ -25,8 +25,9 @@ class ReplayServer:
     """Each connection gets the next script: a list of frames to send after the client's first
     subscribe message, then `after`: "close" (drop the connection), or "hold" (stay silent)."""
 
-    def __init__(self, scripts: list[tuple[list[str], str]]) -> None:
+    def __init__(self, scripts: list[tuple[list[str], str]], *, port: int = 0) -> None:
         self.scripts = list(scripts)
+        self.port = port
         self.received: list[list[dict]] = []  # messages from the client, per connection
         self.connections = 0
         self.go = asyncio.Event()  # frames wait for this (set it when the test is ready)
@@ -54,7 +55,7 @@ class ReplayServer:
                 messages.append(json.loads(message))
 
     async def __aenter__(self) -> ReplayServer:
-        self._server = await serve(self._handle, "127.0.0.1", 0)
+        self._server = await serve(self._handle, "127.0.0.1", self.port)
         return self
 
     async def __aexit__(self, *exc) -> None:

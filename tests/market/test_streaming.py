@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -199,6 +200,33 @@ def test_a_dropped_connection_reconnects_and_resubscribes(aapl):
     ]
     assert state.reconnects == 1 and state.connections == 2
     assert any("stream backing off" in line for line in state.history)
+    assert Quote.objects.get(instrument=aapl).price == Decimal("314.765")
+
+
+def test_a_refused_connection_is_retried_with_backoff_until_the_server_answers(aapl):
+    with socket.socket() as probe:  # a port nothing listens on, yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def scenario():
+        streamer = _streamer(f"ws://127.0.0.1:{port}/?version=2")
+        task = asyncio.create_task(streamer.run())
+        try:
+            await until(lambda: streamer.recorder.current.reconnects >= 3)
+            assert streamer.recorder.current.connections == 0
+            async with ReplayServer([([frame(AAPL_1)], "hold")], port=port):
+                await until(lambda: streamer.recorder.current.writes >= 1)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return streamer.recorder.current
+
+    state = asyncio.run(scenario())
+    assert state.connections == 1
+    backing_off = [line for line in state.history if "stream backing off" in line]
+    assert "ConnectionRefusedError" in backing_off[-1]
+    assert "(attempt 1)" in backing_off[-1] and "(attempt 3)" in backing_off[-3]
     assert Quote.objects.get(instrument=aapl).price == Decimal("314.765")
 
 
