@@ -350,6 +350,13 @@ SIMULATED_STREAM_SECONDS = float(os.environ.get("SIMULATED_STREAM_SECONDS", "2")
 STREAM_SOCKET = os.environ.get("STREAM_SOCKET", str(VAR_DIR / "stream.sock"))
 # Where pages open their server-sent events stream; "" turns live prices off (pages poll).
 LIVE_STREAM_URL = os.environ.get("LIVE_STREAM_URL", "/stream/")
+# Open streams each sse process holds at most per session and per client address (more are
+# refused with 429 and those pages poll), how long one stays open at most (the browser opens it
+# again), and how often one with private numbers re-reads its session from the database.
+STREAM_MAX_PER_SESSION = int(os.environ.get("STREAM_MAX_PER_SESSION", "10"))
+STREAM_MAX_PER_ADDRESS = int(os.environ.get("STREAM_MAX_PER_ADDRESS", "50"))
+STREAM_MAX_SECONDS = float(os.environ.get("STREAM_MAX_SECONDS", "3600"))
+STREAM_SESSION_CHECK_SECONDS = float(os.environ.get("STREAM_SESSION_CHECK_SECONDS", "5"))
 # Sector market-cap milestones (USD) for the dashboard's "next milestone" progress bar.
 SECTOR_MILESTONES = [
     int(float(v))

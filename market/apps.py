@@ -29,9 +29,13 @@ class MarketConfig(AppConfig):
     verbose_name = "Market data"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_out
         from django.db.models.signals import post_delete, post_save
 
         from config import versions
+        from market.streaming.guard import end_streams_of
+
+        user_logged_out.connect(end_streams_of, dispatch_uid="market.streams.sign_out")
 
         # Any save of a market model through the ORM (an admin edit, a refresh run finishing,
         # an instrument added) makes the cached pages out of date; a save of a bar, a split,

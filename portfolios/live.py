@@ -3,6 +3,8 @@ again when a price of one of its holdings moves (at most every couple of seconds
 
 from __future__ import annotations
 
+import re
+
 from asgiref.sync import sync_to_async
 from django.http import Http404, HttpRequest
 from django.template.loader import render_to_string
@@ -13,6 +15,7 @@ from portfolios.models import Holding, Portfolio
 
 LIVE_PARTIAL = "portfolios/portfolio_detail.html#live"
 ROOT = '<div id="portfolio-live"'
+PORTFOLIO_ID = re.compile(r"[0-9]{1,18}")  # a primary key that fits a BIGINT
 
 
 def _render(portfolio: Portfolio, request: HttpRequest) -> str:
@@ -25,7 +28,8 @@ async def open_portfolio(request: HttpRequest, value: str) -> PrivatePart:
     """The private part of the stream of `value`'s portfolio page; 404 unless the signed-in
     user owns it."""
     user = await request.auser()
-    if not user.is_authenticated or not value.isdigit():
+    # ASCII digits only: "²".isdigit() is true and int("²") fails.
+    if not user.is_authenticated or not PORTFOLIO_ID.fullmatch(value):
         raise Http404("no such portfolio")
     portfolio = await Portfolio.objects.filter(pk=int(value), owner=user).afirst()
     if portfolio is None:

@@ -94,6 +94,25 @@ def publisher():
     return RedisPublisher(redis_url) if redis_url else SocketPublisher(socket_path())
 
 
+def publish_from_a_web_process(message: dict) -> None:
+    """Publish one message from synchronous code (a sign-out): on Redis, to every web process;
+    without Redis the streamer alone publishes, so this does nothing (the caller tells its own
+    process)."""
+    redis_url = getattr(settings, "REDIS_URL", "")
+    if not redis_url:
+        return
+    import redis
+
+    try:
+        client = redis.Redis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            client.publish(REDIS_CHANNEL, json.dumps(message))
+        finally:
+            client.close()
+    except Exception as exc:  # the streams' own session checks end them a little later
+        logger.warning("could not publish %s: %s", sorted(message), exc)
+
+
 async def _redis_messages(url: str) -> AsyncIterator[dict]:
     import redis.asyncio as aioredis
 

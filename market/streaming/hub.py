@@ -3,7 +3,8 @@
 Each open stream (a browser tab) registers the symbols its page shows and keeps, per symbol, the
 latest batch that touched it until it sends them. The cells of a quote are rendered once per
 batch and layout, whatever the number of streams that show it. When the channel reconnects
-(batches may have been lost), every stream sends a fresh snapshot.
+(batches may have been lost), every stream sends a fresh snapshot. A sign-out published on the
+channel (or made in this process) ends the streams of its session.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from market.streaming import cells, channel
 logger = logging.getLogger("minerwatch.stream")
 
 RESYNC = "resync"
+ENDED = "ended"
 
 
 @dataclass
@@ -55,10 +57,12 @@ class Subscriber:
     A stream that is slow to send (or still sending its snapshot) only ever holds the newest
     cells of each symbol, never a backlog."""
 
-    def __init__(self, symbols: set[str]) -> None:
+    def __init__(self, symbols: set[str], session: str | None = None) -> None:
         self.symbols = symbols
+        self.session = session  # the tag of the session whose sign-out ends this stream
         self.pending: dict[str, Batch] = {}
         self.resync = False
+        self.ended = False
         self.ready = asyncio.Event()
 
     def offer(self, batch: Batch) -> None:
@@ -72,13 +76,20 @@ class Subscriber:
         self.resync = True
         self.ready.set()
 
+    def end(self) -> None:
+        self.ended = True
+        self.ready.set()
+
     async def next(self, timeout: float):
-        """RESYNC, or {symbol: batch} of what changed; None after `timeout` with nothing."""
+        """ENDED, RESYNC, or {symbol: batch} of what changed; None after `timeout` with
+        nothing."""
         try:
             await asyncio.wait_for(self.ready.wait(), timeout)
         except TimeoutError:
             return None
         self.ready.clear()
+        if self.ended:
+            return ENDED
         if self.resync:
             self.resync, self.pending = False, {}
             return RESYNC
@@ -93,17 +104,28 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
 
-    def join(self, symbols: set[str]) -> Subscriber:
+    def join(self, symbols: set[str], session: str | None = None) -> Subscriber:
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._loop is not loop:
             self._loop = loop
             self._task = loop.create_task(self._listen())
-        subscriber = Subscriber(symbols)
+        subscriber = Subscriber(symbols, session)
         self.subscribers.add(subscriber)
         return subscriber
 
     def leave(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
+
+    def _end_session(self, session: str) -> None:
+        for subscriber in list(self.subscribers):
+            if subscriber.session == session:
+                subscriber.end()
+
+    def end_session(self, session: str) -> None:
+        """End the streams of a signed-out session (from any thread of this process)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._end_session, session)
 
     async def _listen(self) -> None:
         first = True
@@ -113,6 +135,9 @@ class Hub:
                     for subscriber in list(self.subscribers):
                         subscriber.ask_resync()
                 first = False
+                continue
+            if message.get("signed_out"):
+                self._end_session(message["signed_out"])
                 continue
             quotes = {q["symbol"]: _quote_values(q) for q in message.get("quotes", ())}
             if not quotes:

@@ -2,9 +2,12 @@
 
 `?s=IREN,WULF` names the symbols the page shows and `?v=` the layout of their cells (see
 cells.py); a private part (`?portfolio=3`) adds numbers only its owner may see, checked when the
-stream opens (another user gets 404). The stream sends a full snapshot when it opens (pub/sub
-keeps no history, so a reconnecting tab catches up this way), then one `quotes` event per
-published batch that touches the page, made of out-of-band swaps of the affected cells.
+stream opens (another user gets 404) and again, from the session in the database, before each
+private event and every STREAM_SESSION_CHECK_SECONDS: the stream ends when its session no longer
+signs its user in. The stream sends a full snapshot when it opens (pub/sub keeps no history, so
+a reconnecting tab catches up this way), then one `quotes` event per published batch that
+touches the page, made of out-of-band swaps of the affected cells. Streams are capped per
+session and per address and live STREAM_MAX_SECONDS at most (guard.py).
 
 Held connections are served by the ASGI server (config/asgi.py), where an open stream costs an
 idle coroutine, not a worker thread. Under the WSGI server the endpoint answers at once with an
@@ -18,14 +21,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
 from market.models import Instrument
 from market.rules import SYMBOL_RE
-from market.streaming import cells
-from market.streaming.hub import RESYNC, hub
+from market.streaming import cells, guard
+from market.streaming.hub import ENDED, RESYNC, hub
 
 MAX_SYMBOLS = 1000
 KEEPALIVE_SECONDS = 15
@@ -88,21 +92,67 @@ async def _snapshot(symbols: set[str], layout: str) -> str:
     return html
 
 
+class Watch:
+    """What keeps one stream open: its deadline, and for a private one the session it was
+    opened with, checked again in the database."""
+
+    def __init__(self, viewer: guard.Viewer, session_key: str | None, private: bool) -> None:
+        loop = asyncio.get_running_loop()
+        self.viewer = viewer
+        self.session_key = session_key if private else None
+        self.private = private
+        self.deadline = loop.time() + guard.lifetime()
+        self.next_check = loop.time()
+
+    async def signed_in(self) -> bool:
+        """Whether the session still signs in the stream's user (and note the check)."""
+        self.next_check = asyncio.get_running_loop().time() + settings.STREAM_SESSION_CHECK_SECONDS
+        user_id = await sync_to_async(guard.signed_in_user_id, thread_sensitive=False)(
+            self.session_key
+        )
+        return user_id is not None and user_id == self.viewer.user_id
+
+    async def still_open(self) -> bool:
+        """False once the stream's time is up or its session is over."""
+        now = asyncio.get_running_loop().time()
+        if now >= self.deadline:
+            return False
+        return not (self.private and now >= self.next_check and not await self.signed_in())
+
+    def wait(self) -> float:
+        """How long to wait for the next batch before looking again."""
+        now = asyncio.get_running_loop().time()
+        until = min(self.deadline, self.next_check if self.private else self.deadline)
+        return max(0.0, min(KEEPALIVE_SECONDS, until - now))
+
+
+async def _private_event(private: PrivatePart, watch: Watch, comment: str) -> str | None:
+    """The private part's event, or None when the session no longer signs its user in."""
+    if not await watch.signed_in():
+        return None
+    return event("quotes", await private.render(), comment)
+
+
 async def _events(
-    symbols: set[str], layout: str, private: PrivatePart | None
+    symbols: set[str], layout: str, private: PrivatePart | None, watch: Watch, admission
 ) -> AsyncIterator[str]:
-    subscriber = hub.join(symbols | (private.symbols if private else set()))
+    session = watch.viewer.session if private else None
+    subscriber = hub.join(symbols | (private.symbols if private else set()), session)
     try:
         yield f"retry: {RETRY_MS}\n\n"
         item = RESYNC
-        private_at = 0.0
-        while True:
+        private_at = sent_at = 0.0
+        checked = True  # the view checked the session in the database as the stream opened
+        while item != ENDED:
             if item == RESYNC:
                 html = await _snapshot(symbols, layout) if symbols else ""
                 if private:
+                    if not checked and not await watch.signed_in():
+                        return
                     html += await private.render()
                     private_at = time.monotonic()
                 yield event("quotes", html, "snapshot")
+                sent_at = time.monotonic()
             elif item:
                 shown = sorted(symbols.intersection(item))
                 if shown:
@@ -110,17 +160,27 @@ async def _events(
                     arrived = min((item[s].quotes[s].get("arrived") or 0) for s in shown)
                     # When the first tick reached the streamer and when this event left.
                     yield event("quotes", html, f"arrived={arrived} left={time.time()}")
+                    sent_at = time.monotonic()
                 if private and not private.symbols.isdisjoint(item):
                     wait = PRIVATE_MIN_SECONDS - (time.monotonic() - private_at)
                     if wait > 0:
                         await asyncio.sleep(wait)
                     private_at = time.monotonic()
-                    yield event("quotes", await private.render(), "private")
-            item = await subscriber.next(KEEPALIVE_SECONDS)
-            if item is None:
+                    pushed = await _private_event(private, watch, "private")
+                    if pushed is None:
+                        return
+                    yield pushed
+                    sent_at = time.monotonic()
+            if not await watch.still_open():
+                return
+            checked = False
+            item = await subscriber.next(watch.wait())
+            if item is None and time.monotonic() - sent_at >= KEEPALIVE_SECONDS:
                 yield ": keepalive\n\n"
+                sent_at = time.monotonic()
     finally:
         hub.leave(subscriber)
+        admission.release()
 
 
 def _unavailable() -> HttpResponse:
@@ -130,6 +190,28 @@ def _unavailable() -> HttpResponse:
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-store"
+    return response
+
+
+class StreamResponse(StreamingHttpResponse):
+    """The events of one stream; closing it releases the stream's place, also when its body
+    never started (the client left first)."""
+
+    def __init__(self, *args, admission: guard.Admission, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.admission = admission
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.admission.release()
+
+
+def _refused(message: str) -> HttpResponse:
+    response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    response["Retry-After"] = str(RETRY_MS // 1000 * 10)
     return response
 
 
@@ -146,8 +228,18 @@ async def stream(request: HttpRequest) -> HttpResponse:
         if name in request.GET:
             private = await opener(request, request.GET[name])
             break
-    response = StreamingHttpResponse(
-        _events(symbols, layout, private), content_type="text/event-stream"
+    viewer, session_key = await guard.viewer_of(request)
+    watch = Watch(viewer, session_key, private is not None)
+    if private is not None and not await watch.signed_in():
+        raise Http404("no such portfolio")  # the session, read from the database, is over
+    refusal = guard.open_streams.admit(viewer)
+    if refusal:
+        return _refused(refusal)
+    admission = guard.Admission(viewer)
+    response = StreamResponse(
+        _events(symbols, layout, private, watch, admission),
+        admission=admission,
+        content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-store"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once

@@ -335,3 +335,71 @@ def test_the_reported_cases_are_refused_cleanly(site):
         "/", headers={"HX-Request": "true", "HX-Target": "miners", "HX-Current-URL": "http://["}
     )
     assert response.status_code == 200
+
+
+# -- the live stream (an async view: served by the ASGI handler, as uvicorn serves it) -----------
+
+
+def _stream_status(user, values: dict) -> tuple[int, bytes]:
+    """The stream's status for `values` as `user` (None: anonymous), and the start of its body
+    (the retry line and the snapshot) when it opens."""
+    import asyncio
+
+    from django.test import AsyncClient
+
+    from market.streaming.hub import hub
+
+    async def ask():
+        client = AsyncClient()
+        if user is not None:
+            await client.aforce_login(user)
+        response = await client.get("/stream/", values)
+        body = b""
+        if response.status_code == 200:
+            chunks = aiter(response.streaming_content)
+            try:
+                body = await anext(chunks) + await anext(chunks)
+            finally:
+                await chunks.aclose()
+        await hub.stop()
+        return response.status_code, body
+
+    return asyncio.run(ask())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", ["owner", "other user", "anonymous"])
+def test_the_stream_answers_hostile_parameters_without_a_server_error(role, settings, tmp_path):
+    settings.STREAM_SOCKET = str(tmp_path / "ticks.sock")  # no streamer: snapshots only
+    settings.REDIS_URL = ""
+    owner = UserFactory()
+    ids = _data(owner)
+    user = {"owner": owner, "other user": UserFactory(), "anonymous": None}[role]
+    portfolio = str(ids["portfolios"]["pk"])
+    parameter = st.one_of(hostile_text, st.sampled_from(["²", "٣", "1²", portfolio, "IREN"]))
+
+    @hypothesis_settings(
+        max_examples=8,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    @given(
+        values=st.fixed_dictionaries({}, optional=dict.fromkeys(["s", "v", "portfolio"], parameter))
+    )
+    @example(values={"s": "IREN", "portfolio": "²"})
+    @example(values={"s": "IREN", "v": "row", "portfolio": "9" * 40})
+    @example(values={"s": "IREN", "v": "headline", "portfolio": portfolio})
+    def stream_survives(values):
+        status, body = _stream_status(user, values)
+        assert status < 500, (role, values)
+        if status == 200:
+            assert body.startswith(b"retry: ") and b"event: quotes" in body, values
+
+    stream_survives()
+    # The reported case: a superscript two is a digit to str.isdigit() but no portfolio id.
+    assert _stream_status(user, {"s": "IREN", "portfolio": "²"})[0] == 404
+    if role == "owner":
+        status, body = _stream_status(user, {"s": "IREN", "portfolio": portfolio})
+        assert status == 200 and b'id="portfolio-live"' in body
