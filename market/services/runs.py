@@ -3,8 +3,9 @@
 A claimed run holds a lease: a thread of the claiming process writes the run's heartbeat every
 HEARTBEAT_EVERY until the run finishes. A running row whose heartbeat is older than LEASE (three
 missed beats) belongs to a process that died (a worker killed, a machine lost), and the next
-claim marks it failed and takes over: with beat ticking every minute, quotes are refreshed
-again within two ticks of a crash instead of waiting out a long timeout.
+claim of any kind marks it failed: with beat ticking every minute, quotes are refreshed again
+within two ticks of a crash instead of waiting out a long timeout, and a daily run (profiles,
+bars) that died is queued again at once (TAKE_OVER) instead of waiting for the next day.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
@@ -79,6 +81,13 @@ class _Heartbeat(threading.Thread):
 
 _heartbeats: dict[int, _Heartbeat] = {}
 
+# The task that takes over a daily run whose worker died (a quotes run is taken over by the next
+# minute's tick anyway).
+TAKE_OVER = {
+    RefreshRun.Kind.PROFILES: "market.refresh_profiles",
+    RefreshRun.Kind.BARS: "market.update_bars",
+}
+
 
 def _start_heartbeat(run: RefreshRun) -> None:
     heartbeat = _heartbeats[run.pk] = _Heartbeat(run.pk, run.kind)
@@ -122,17 +131,9 @@ def claim_run(kind: str, provider_name: str, now: datetime) -> tuple[RefreshRun,
     first, so a process that died does not block refreshes for long. A claimed run beats until
     `finish_run`.
     """
-    stale_before = now - LEASE
-    seconds = int(LEASE.total_seconds())
-    RefreshRun.objects.filter(
-        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at=None, started_at__lt=stale_before),
-        kind=kind,
-        status=RefreshRun.Status.RUNNING,
-    ).update(
-        status=RefreshRun.Status.FAILED,
-        finished_at=now,
-        error_text=f"abandoned: no sign of life for {seconds} seconds (did the worker stop?)",
-    )
+    for abandoned in fail_abandoned_runs(now):
+        if abandoned != kind and abandoned in TAKE_OVER:
+            transaction.on_commit(lambda name=TAKE_OVER[abandoned]: _queue_take_over(name))
 
     def skipped(reason: str) -> tuple[RefreshRun, bool]:
         run = RefreshRun.objects.create(
@@ -166,6 +167,35 @@ def claim_run(kind: str, provider_name: str, now: datetime) -> tuple[RefreshRun,
             f"run {holder.pk} started {holder.started_at:%Y-%m-%d %H:%M:%S} UTC" if holder else ""
         )
         return skipped(f"another {kind} refresh is running ({since})")
+
+
+def fail_abandoned_runs(now: datetime) -> list[str]:
+    """Mark failed the running rows of every kind whose heartbeat is older than LEASE; the kinds
+    this call failed (a conditional update: of two claims at once, one fails each row)."""
+    stale_before = now - LEASE
+    seconds = int(LEASE.total_seconds())
+    stale = RefreshRun.objects.filter(
+        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at=None, started_at__lt=stale_before),
+        status=RefreshRun.Status.RUNNING,
+    )
+    failed = []
+    for kind in set(stale.values_list("kind", flat=True)):
+        if stale.filter(kind=kind).update(
+            status=RefreshRun.Status.FAILED,
+            finished_at=now,
+            error_text=f"abandoned: no sign of life for {seconds} seconds (did the worker stop?)",
+        ):
+            failed.append(kind)
+    return sorted(failed)
+
+
+def _queue_take_over(task_name: str) -> None:
+    try:
+        current_app.send_task(task_name)
+    except Exception:  # a broker that is down: the next day's run still comes
+        log.warning("could not queue %s to take over an abandoned run", task_name, exc_info=True)
+    else:
+        log.info("queued %s to take over an abandoned run", task_name)
 
 
 def finish_run(
