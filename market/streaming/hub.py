@@ -65,12 +65,9 @@ class Subscriber:
         self.ended = False
         self.ready = asyncio.Event()
 
-    def offer(self, batch: Batch) -> None:
-        touched = self.symbols.intersection(batch.quotes)
-        if touched:
-            for symbol in touched:
-                self.pending[symbol] = batch
-            self.ready.set()
+    def offer(self, symbol: str, batch: Batch) -> None:
+        self.pending[symbol] = batch
+        self.ready.set()
 
     def ask_resync(self) -> None:
         self.resync = True
@@ -100,6 +97,8 @@ class Subscriber:
 class Hub:
     def __init__(self) -> None:
         self.subscribers: set[Subscriber] = set()
+        # symbol -> the streams showing it: a batch wakes only the streams it touches.
+        self.by_symbol: dict[str, set[Subscriber]] = {}
         self._task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
@@ -111,10 +110,18 @@ class Hub:
             self._task = loop.create_task(self._listen())
         subscriber = Subscriber(symbols, session)
         self.subscribers.add(subscriber)
+        for symbol in symbols:
+            self.by_symbol.setdefault(symbol, set()).add(subscriber)
         return subscriber
 
     def leave(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
+        for symbol in subscriber.symbols:
+            showing = self.by_symbol.get(symbol)
+            if showing is not None:
+                showing.discard(subscriber)
+                if not showing:
+                    del self.by_symbol[symbol]
 
     def _end_session(self, session: str) -> None:
         for subscriber in list(self.subscribers):
@@ -144,8 +151,9 @@ class Hub:
                 continue
             self.batches += 1
             batch = Batch(quotes=quotes, published=message.get("published"))
-            for subscriber in list(self.subscribers):
-                subscriber.offer(batch)
+            for symbol in quotes:
+                for subscriber in tuple(self.by_symbol.get(symbol, ())):
+                    subscriber.offer(symbol, batch)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -17,6 +17,7 @@ idle coroutine, not a worker thread. Under the WSGI server the endpoint answers 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -56,7 +57,8 @@ def event(name: str, html: str, comment: str = "") -> str:
 
 
 def _symbols(text: str) -> set[str]:
-    symbols = {s.strip().upper() for s in text.split(",") if s.strip()}
+    # Interned: thousands of open streams share one string per symbol.
+    symbols = {sys.intern(s.strip().upper()) for s in text.split(",") if s.strip()}
     bad = sorted(s for s in symbols if not SYMBOL_RE.match(s))
     if bad or len(symbols) > MAX_SYMBOLS:
         raise Http404(f"bad symbols: {', '.join(bad[:5])}" if bad else "too many symbols")
@@ -137,7 +139,7 @@ async def _events(
     symbols: set[str], layout: str, private: PrivatePart | None, watch: Watch, admission
 ) -> AsyncIterator[str]:
     session = watch.viewer.session if private else None
-    subscriber = hub.join(symbols | (private.symbols if private else set()), session)
+    subscriber = hub.join(symbols | private.symbols if private else symbols, session)
     try:
         yield f"retry: {RETRY_MS}\n\n"
         item = RESYNC

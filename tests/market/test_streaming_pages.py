@@ -147,3 +147,37 @@ def test_status_shows_the_stream_state_and_the_age_of_streamed_prices(client, ir
     assert "1 of 1 quotes last written by the stream" in html
     age = html.split('id="streamed-age">')[1].split(" s<")[0]
     assert 3.0 <= float(age) < 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signing_out_ends_the_sessions_streams_in_this_process(user, iren, settings, tmp_path):
+    # `make run` serves pages and streams from one process: the sign-out there ends the
+    # session's private streams at once (sse processes elsewhere hear it on the Redis channel).
+    settings.STREAM_SOCKET = str(tmp_path / "ticks.sock")
+    settings.REDIS_URL = ""
+    settings.STREAM_SESSION_CHECK_SECONDS = 3600  # no periodic check: the sign-out alone
+    portfolio = PortfolioFactory(owner=user)
+    record_transaction(
+        portfolio=portfolio,
+        instrument=iren,
+        kind="buy",
+        trade_date=timezone.localdate() - timedelta(days=3),
+        quantity=Decimal("10"),
+        price=Decimal("30"),
+    )
+
+    async def scenario():
+        from market.streaming.hub import hub
+
+        client = AsyncClient()
+        await client.aforce_login(user)
+        response = await client.get(f"/stream/?s=IREN&portfolio={portfolio.pk}")
+        chunks = aiter(response.streaming_content)
+        await anext(chunks)
+        assert b"portfolio-live" in await anext(chunks)
+        signed_out = await client.post("/accounts/logout/")
+        rest = [chunk async for chunk in chunks]  # ends: no tick, no check, only the sign-out
+        await hub.stop()
+        return signed_out.status_code, rest
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 30)) == (302, [])
