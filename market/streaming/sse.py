@@ -36,6 +36,7 @@ MAX_SYMBOLS = 1000
 KEEPALIVE_SECONDS = 15
 RETRY_MS = 3000
 PRIVATE_MIN_SECONDS = 2.0
+REFUSED_RETRY_SECONDS = 30  # a refused page polls meanwhile
 
 
 class PrivatePart:
@@ -213,7 +214,7 @@ class StreamResponse(StreamingHttpResponse):
 def _refused(message: str) -> HttpResponse:
     response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
-    response["Retry-After"] = str(RETRY_MS // 1000 * 10)
+    response["Retry-After"] = str(REFUSED_RETRY_SECONDS)
     return response
 
 

@@ -162,7 +162,7 @@ def test_signing_out_ends_the_sessions_streams_in_this_process(user, iren, setti
         portfolio=portfolio,
         instrument=iren,
         kind="buy",
-        trade_date=timezone.localdate() - timedelta(days=3),
+        trade_date=dt.date(2026, 3, 6),
         quantity=Decimal("10"),
         price=Decimal("30"),
     )
