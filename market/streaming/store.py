@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import transaction
@@ -26,6 +26,9 @@ from market.rules import NEW_YORK
 from market.services.values import CENTS, change_or_none
 
 STREAM_FIELDS = list(STREAMED_QUOTE_FIELDS)
+# Two moments further apart are never of one session day (a long weekend with holidays is 5
+# days), whatever the calendar: it is not consulted for them.
+SESSION_DAY_AT_MOST = timedelta(days=10)
 # A quote's figures of one regular session and its extended hours.
 SESSION_FIELDS = (
     "previous_close",
@@ -171,9 +174,12 @@ def apply_tick(quote: Quote, tick: Tick, kind: str, shares, now: datetime) -> No
     session, the pre- or post-market price outside it. The day's figures of a quote from an
     older session are not carried into the tick's."""
     state = _session_of(tick, kind)
-    same_session = quote.provider_time is not None and _session_day(
-        quote.provider_time, kind
-    ) == _session_day(tick.at, kind)
+    stored_at = quote.provider_time
+    same_session = (
+        stored_at is not None
+        and abs(tick.at - stored_at) < SESSION_DAY_AT_MOST
+        and _session_day(stored_at, kind) == _session_day(tick.at, kind)
+    )
     if not same_session:
         _forget_session(quote)
     if state == MarketState.REGULAR:
