@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +23,8 @@ logger = logging.getLogger("minerwatch.stream")
 
 RESYNC = "resync"
 ENDED = "ended"
+# How often the hub looks for streams whose wait is over (keepalives, checks, lifetimes).
+CLOCK_SECONDS = 0.5
 
 
 @dataclass
@@ -64,6 +67,7 @@ class Subscriber:
         self.resync = False
         self.ended = False
         self.ready = asyncio.Event()
+        self.wake_at = math.inf  # when the hub's clock wakes it with nothing (loop time)
 
     def offer(self, symbol: str, batch: Batch) -> None:
         self.pending[symbol] = batch
@@ -78,18 +82,20 @@ class Subscriber:
         self.ready.set()
 
     async def next(self, timeout: float):
-        """ENDED, RESYNC, or {symbol: batch} of what changed; None after `timeout` with
-        nothing."""
-        try:
-            await asyncio.wait_for(self.ready.wait(), timeout)
-        except TimeoutError:
-            return None
+        """ENDED, RESYNC, or {symbol: batch} of what changed; None when nothing came within
+        `timeout` (give or take the hub's clock: CLOCK_SECONDS)."""
+        if not self.ready.is_set():
+            self.wake_at = asyncio.get_running_loop().time() + timeout
+            await self.ready.wait()
         self.ready.clear()
+        self.wake_at = math.inf
         if self.ended:
             return ENDED
         if self.resync:
             self.resync, self.pending = False, {}
             return RESYNC
+        if not self.pending:
+            return None
         changed, self.pending = self.pending, {}
         return changed
 
@@ -100,14 +106,19 @@ class Hub:
         # symbol -> the streams showing it: a batch wakes only the streams it touches.
         self.by_symbol: dict[str, set[Subscriber]] = {}
         self._task: asyncio.Task | None = None
+        self._clock: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
 
     def join(self, symbols: set[str], session: str | None = None) -> Subscriber:
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._loop is not loop:
+            if self._clock is not None:
+                with contextlib.suppress(RuntimeError):  # its loop may be closed
+                    self._clock.cancel()
             self._loop = loop
             self._task = loop.create_task(self._listen())
+            self._clock = loop.create_task(self._tick())
         subscriber = Subscriber(symbols, session)
         self.subscribers.add(subscriber)
         for symbol in symbols:
@@ -134,6 +145,17 @@ class Hub:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._end_session, session)
 
+    async def _tick(self) -> None:
+        """Wake the streams whose wait is over: one timer for them all, instead of one per
+        stream and per wait (thousands of streams wait at once)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(CLOCK_SECONDS)
+            now = loop.time()
+            for subscriber in self.subscribers:
+                if subscriber.wake_at <= now:
+                    subscriber.ready.set()
+
     async def _listen(self) -> None:
         first = True
         async for message in channel.messages():
@@ -156,11 +178,12 @@ class Hub:
                     subscriber.offer(symbol, batch)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        for task in (self._task, self._clock):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._task = self._clock = None
 
 
 hub = Hub()

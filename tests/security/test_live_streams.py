@@ -226,3 +226,37 @@ def test_a_portfolio_id_that_is_no_ascii_number_is_a_404(start_sse, owner_portfo
     answers = asyncio.run(scenario())
     assert answers == {"%C2%B2": 404, "%D9%A3": 404, "9" * 40: 404, str(portfolio.pk): 200}
     assert "Traceback" not in site.log()
+
+
+def test_open_streams_do_not_each_hold_a_thread(start_sse, owner_portfolio):
+    # Django gives each request a thread for its thread-sensitive work (sync middleware, the
+    # ORM from async code) until the request ends: a stream held an hour held a thread an
+    # hour. The streams share one (config/asgi.py).
+    import psutil
+
+    portfolio, browser = owner_portfolio
+    session_key = browser.cookies["sessionid"].value
+    site = start_sse(STREAM_MAX_PER_SESSION="100", STREAM_MAX_PER_ADDRESS="100")
+    server = psutil.Process(site.process.pid)
+    path = f"/stream/?s=IREN&portfolio={portfolio.pk}"
+
+    async def scenario():
+        first = await open_stream(site.port, path, session_key)
+        await first.event(30)
+        await first.event(30)
+        threads_with_one = server.num_threads()
+        more = []
+        for _ in range(30):
+            stream = await open_stream(site.port, path, session_key)
+            await stream.event(30)
+            await stream.event(30)  # its snapshot: the session was read, the portfolio shown
+            more.append(stream)
+        threads_with_31 = server.num_threads()
+        for stream in (first, *more):
+            stream.close()
+        return [s.status for s in more], threads_with_one, threads_with_31
+
+    statuses, threads_with_one, threads_with_31 = asyncio.run(scenario())
+    assert statuses == [200] * 30
+    # The default executor may start a few more workers; 30 streams do not mean 30 threads.
+    assert threads_with_31 - threads_with_one < 8, (threads_with_one, threads_with_31)
