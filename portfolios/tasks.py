@@ -8,9 +8,12 @@ from portfolios import services
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=100, ignore_result=True)
-def evaluate_alerts(refresh_run_id: int | None = None) -> int:
-    """Fire the alerts the latest quotes meet (after the quotes refresh `refresh_run_id`)."""
-    return len(services.evaluate_alerts())
+def evaluate_alerts(
+    refresh_run_id: int | None = None, instrument_ids: list[int] | None = None
+) -> int:
+    """Fire the alerts the latest quotes meet (after the quotes refresh `refresh_run_id`, or on
+    the instruments the live stream wrote)."""
+    return len(services.evaluate_alerts(instrument_ids=instrument_ids))
 
 
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=540, ignore_result=True)
