@@ -334,7 +334,7 @@ def confirm_import(
     with transaction.atomic():
         # One import at a time per portfolio, so a double-submitted confirm sees the first
         # one's entries as already imported instead of writing them twice.
-        Portfolio.objects.select_for_update().filter(pk=portfolio.pk).first()
+        Portfolio.objects.select_for_update(of=("self",)).filter(pk=portfolio.pk).first()
         preview = preview_import(
             portfolio=portfolio,
             content=content,

@@ -96,7 +96,9 @@ def delete_watchlist(*, watchlist: Watchlist) -> None:
 
 def move_watchlist(*, watchlist: Watchlist, direction: str) -> bool:
     with db.atomic():
-        siblings = list(Watchlist.objects.select_for_update().filter(owner_id=watchlist.owner_id))
+        siblings = list(
+            Watchlist.objects.select_for_update(of=("self",)).filter(owner_id=watchlist.owner_id)
+        )
         return _move(siblings, watchlist, direction)
 
 
@@ -126,7 +128,9 @@ def remove_watchlist_item(*, item: WatchlistItem) -> None:
 def move_watchlist_item(*, item: WatchlistItem, direction: str) -> bool:
     with db.atomic():
         siblings = list(
-            WatchlistItem.objects.select_for_update().filter(watchlist_id=item.watchlist_id)
+            WatchlistItem.objects.select_for_update(of=("self",)).filter(
+                watchlist_id=item.watchlist_id
+            )
         )
         return _move(siblings, item, direction)
 
