@@ -229,6 +229,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },
+    # Uploads waiting past PENDING_IMPORT_MINUTES and old budget counters are deleted.
+    "portfolios-forget-expired-uploads": {
+        "task": "portfolios.tasks.forget_expired_uploads",
+        "schedule": 600.0,
+        "options": {"expires": 540},
+    },
     "market-prune-snapshots": {
         "task": "market.prune_snapshots",
         "schedule": crontab(hour=3, minute=30),

@@ -11,7 +11,6 @@ listed, in one database transaction, or none of them.
 from __future__ import annotations
 
 import hashlib
-import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -21,9 +20,10 @@ from django.conf import settings
 from django.db import transaction
 
 from market.models import DailyBar, Instrument
-from market.providers import MarketDataProvider, ProviderError, SearchHit, get_provider
+from market.providers import MarketDataProvider, SearchHit
 from portfolios.csv_import import writes
 from portfolios.csv_import.cells import ImportRefused
+from portfolios.csv_import.codes import Progress, resolve_codes
 from portfolios.csv_import.formats import FIELD_LABELS
 from portfolios.csv_import.reader import parse_transactions_csv
 from portfolios.csv_import.results import (  # noqa: F401 (re-exported for callers)
@@ -43,65 +43,12 @@ from portfolios.csv_import.rows import (
 from portfolios.models import Portfolio, Transaction
 from portfolios.services.instruments import ensure_fx_instruments, fx_symbol
 
-# BTCUSD, ETHEUR: a crypto code glued to the currency it is quoted in (as Ghostfolio and some
-# brokers write them); the provider writes BTC-USD.
-CRYPTO_PAIR_RE = re.compile(r"^([A-Z0-9]{2,10})(USD|USDT|USDC|EUR|GBP|CHF|CAD|AUD|JPY)$")
-LISTED_KINDS = {"equity", "etf", "crypto", "index"}
 HOLDING_KINDS = [Transaction.Kind.BUY, Transaction.Kind.SELL, Transaction.Kind.DIVIDEND]
 
 
 def _symbol_column(parsed: ParsedFile, trade: TradeRow) -> str:
     name = "symbol" if trade.symbol else "isin"
     return parsed.columns.get(name, FIELD_LABELS[name])
-
-
-def _resolve_codes(
-    trades: list[TradeRow],
-    *,
-    provider: MarketDataProvider | None,
-    listings: dict[str, str],
-    searched: dict[str, list[SearchHit]],
-) -> tuple[dict[str, str], dict[str, str], list[SymbolMapping]]:
-    """The symbol each code of the file stands for, the codes that cannot be resolved (with
-    why), and the codes read as another symbol. ISINs are looked up with the provider unless
-    `searched` holds the answer already; `listings` holds the user's pick among several."""
-    symbols = {t.symbol for t in trades if t.symbol}
-    dashed = {s: f"{m.group(1)}-{m.group(2)}" for s in symbols if (m := CRYPTO_PAIR_RE.match(s))}
-    followed = set(
-        Instrument.objects.filter(symbol__in=symbols | set(dashed.values())).values_list(
-            "symbol", flat=True
-        )
-    )
-    resolved: dict[str, str] = {}
-    failed: dict[str, str] = {}
-    mappings: list[SymbolMapping] = []
-    for symbol in sorted(symbols):
-        if symbol not in followed and symbol in dashed:
-            resolved[symbol] = dashed[symbol]
-            mappings.append(SymbolMapping(symbol, dashed[symbol], "crypto pair"))
-        else:
-            resolved[symbol] = symbol
-    for isin in sorted({t.isin for t in trades if not t.symbol}):
-        if isin not in searched:
-            try:
-                provider = provider or get_provider()
-                searched[isin] = [
-                    hit
-                    for hit in provider.search(isin)
-                    if hit.symbol.upper() != isin and (hit.kind or "equity") in LISTED_KINDS
-                ]
-            except ProviderError:
-                failed[isin] = "problem"
-                continue
-        hits = searched[isin]
-        if not hits:
-            failed[isin] = f"no listing found for the ISIN {isin}: there is no price to follow"
-            continue
-        offered = [hit.symbol.upper() for hit in hits]
-        symbol = listings[isin] if listings.get(isin) in offered else offered[0]
-        resolved[isin] = symbol
-        mappings.append(SymbolMapping(isin, symbol, "ISIN", hits))
-    return resolved, failed, mappings
 
 
 def preview_import(
@@ -112,6 +59,7 @@ def preview_import(
     provider: MarketDataProvider | None = None,
     listings: dict[str, str] | None = None,
     searched: dict[str, list[SearchHit]] | None = None,
+    progress: Progress | None = None,
 ) -> ImportPreview:
     """Read the file and check every entry against the database without writing anything.
 
@@ -120,7 +68,9 @@ def preview_import(
     answers; `listings` gives the user's pick for an ISIN listed several times. With
     `check_ledger`, the entries are recorded by the ledger services inside a transaction that is
     rolled back, so the preview reports exactly what confirming would refuse (an oversold sell,
-    a future date, a second dividend of a day)."""
+    a future date, a second dividend of a day). `progress(step, done, total)` hears how far it
+    got (the import task shows it); ISIN lookups spend the portfolio owner's
+    PROVIDER_LOOKUPS_PER_MINUTE, and those past it wait for the next preview."""
     parsed = parse_transactions_csv(content, max_bytes=settings.CSV_IMPORT_MAX_BYTES)
     preview = ImportPreview(
         parsed=parsed,
@@ -128,9 +78,15 @@ def preview_import(
         skipped=list(parsed.skipped),
         searched=dict(searched or {}),
     )
-    resolved, failed, preview.mappings = _resolve_codes(
-        parsed.trades, provider=provider, listings=listings or {}, searched=preview.searched
+    resolved, failed, preview.mappings = resolve_codes(
+        parsed.trades,
+        provider=provider,
+        listings=listings or {},
+        searched=preview.searched,
+        owner_id=portfolio.owner_id,
+        progress=progress,
     )
+    preview.deferred_lookups = sorted(code for code, why in failed.items() if why == "deferred")
     wanted = set(resolved.values())
     instruments = {i.symbol: i for i in Instrument.objects.filter(symbol__in=wanted)}
     unknown: dict[str, list[TradeRow]] = defaultdict(list)
@@ -138,7 +94,16 @@ def preview_import(
     for trade in parsed.trades:
         code = trade.code
         if code in failed:
-            if failed[code] == "problem":
+            if failed[code] == "deferred":
+                preview.problems.append(
+                    RowProblem(
+                        trade.line,
+                        _symbol_column(parsed, trade),
+                        f"the ISIN {code} was not looked up yet: this file asks for more "
+                        "lookups than one account may make in a minute (see above)",
+                    )
+                )
+            elif failed[code] == "problem":
                 preview.problems.append(
                     RowProblem(
                         trade.line,
@@ -178,6 +143,8 @@ def preview_import(
     preview.skipped.sort(key=lambda row: row.line)
 
     if check_ledger:
+        if progress is not None:
+            progress(f"Checking {preview.write_count:,} entries against the ledger", 0, 0)
         writes.check_ledger(portfolio, preview, unknown)
     preview.problems.sort(key=lambda p: (p.line, p.column))
     # A row with a problem is never also listed as read without one.
