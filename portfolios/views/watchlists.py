@@ -233,13 +233,11 @@ def _search(query: str, watchlist: Watchlist) -> dict:
     key = f"portfolios:search:{query.casefold()}"
     remote, error = cache.get(key), ""
     if remote is None and not (spent := spend_lookup(watchlist.owner_id)):
-        remote, error = (
-            [],
-            (
-                f"You have made {spent.limit} searches of the market-data provider this minute, the "
-                f"most one account may: only the instruments we follow are listed. Try again "
-                f"{spent.wait_text()}."
-            ),
+        remote = []
+        error = (
+            f"You have made {spent.limit} searches of the market-data provider this minute, "
+            "the most one account may: only the instruments we follow are listed. Try again "
+            f"{spent.wait_text()}."
         )
     elif remote is None:
         try:
