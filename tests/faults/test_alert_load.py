@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connections
 
 from market.models import Instrument, Quote
@@ -28,6 +32,7 @@ from market.streaming.state import StateRecorder
 from market.streaming.streamer import Streamer
 from portfolios.models import Notification, PriceAlert
 from portfolios.streamed_alerts import streamed_alerts
+from tests import conftest as shared
 from tests.celery_routes import routed_to
 from tests.factories import UserFactory
 
@@ -171,3 +176,39 @@ def test_live_quotes_keep_their_age_while_thousands_of_alerts_fire(
     assert "portfolios.tasks.evaluate_alerts" in log
     assert "statement timeout" not in log
     assert "FAILURE" not in log
+
+
+def test_a_transaction_left_idle_is_ended_by_the_server(tmp_path):
+    """A process that holds a transaction open while it works elsewhere (its locks held) is cut
+    off after DB_IDLE_TRANSACTION_TIMEOUT_MS; the statement timeout alone never fires there."""
+    script = (
+        "import django, time\n"
+        "django.setup()\n"
+        "from django.db import connection, transaction\n"
+        "from portfolios.models import PriceAlert\n"
+        "try:\n"
+        "    with transaction.atomic():\n"
+        "        list(PriceAlert.objects.select_for_update()[:1])\n"
+        "        time.sleep(1.5)\n"
+        "        list(PriceAlert.objects.all()[:1])\n"
+        "    print('still open')\n"
+        "except Exception as exc:\n"
+        "    print('ended:', type(exc).__name__, str(exc).splitlines()[0])\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": shared.test_database_url(),
+        "DB_IDLE_TRANSACTION_TIMEOUT_MS": "500",
+        "VAR_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "ended: OperationalError" in done.stdout, (done.stdout, done.stderr[-2000:])
+    assert "idle-in-transaction timeout" in done.stdout

@@ -195,6 +195,9 @@ def test_another_user_cannot_see_or_confirm_an_upload(client, user, other_user, 
     assert client.post(f"{base}/confirm/", form).status_code == 404
     assert client.post(f"{base}/cancel/", form).status_code == 404
     assert PendingImport.objects.filter(pk=pending.pk).exists()
+    anonymous = Client().get(f"{base}/check/", form)
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith("/accounts/login/")
 
 
 # -- imports: rows per file, uploads per hour (issue 22, 10) ---------------------------------------
