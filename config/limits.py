@@ -6,6 +6,21 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ImproperlyConfigured
 
+__all__ = [
+    "ALERTS_PER_USER",
+    "ALERT_EVALUATION_BATCH",
+    "ALERT_REARM_PERCENT",
+    "ALERT_STREAM_EVALUATION_SECONDS",
+    "CSV_IMPORTS_PER_HOUR",
+    "CSV_IMPORT_INLINE_ROWS",
+    "CSV_IMPORT_MAX_ROWS",
+    "PENDING_IMPORTS_PER_USER",
+    "PENDING_IMPORT_MINUTES",
+    "PORTFOLIOS_PER_USER",
+    "PROVIDER_ANSWER_CACHE_SECONDS",
+    "PROVIDER_LOOKUPS_PER_MINUTE",
+]
+
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, str(default)))

@@ -13,20 +13,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from config.limits import (  # noqa: F401 (settings: every per-user limit)
-    ALERT_EVALUATION_BATCH,
-    ALERT_REARM_PERCENT,
-    ALERT_STREAM_EVALUATION_SECONDS,
-    ALERTS_PER_USER,
-    CSV_IMPORT_INLINE_ROWS,
-    CSV_IMPORT_MAX_ROWS,
-    CSV_IMPORTS_PER_HOUR,
-    PENDING_IMPORT_MINUTES,
-    PENDING_IMPORTS_PER_USER,
-    PORTFOLIOS_PER_USER,
-    PROVIDER_ANSWER_CACHE_SECONDS,
-    PROVIDER_LOOKUPS_PER_MINUTE,
-)
+from config.limits import *  # noqa: F403 (every per-user limit, config/limits.py)
 from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -60,34 +60,16 @@ def resolve_codes(
         else:
             resolved[symbol] = symbol
     isins = sorted({t.isin for t in trades if not t.symbol})
-    source = provider.name if provider is not None else settings.MARKET_DATA_PROVIDER
+    lookup = _Lookup(provider, owner_id)
     for done, isin in enumerate(isins):
         if progress is not None:
             progress(f"Looking up {len(isins):,} ISINs", done, len(isins))
         if isin not in searched:
-            key = f"csv-import:isin:{source}:{isin}"
-            cached = cache.get(key)
-            if cached is not None:
-                searched[isin] = [SearchHit(*hit) for hit in cached]
-            elif not spend_lookup(owner_id):
-                failed[isin] = "deferred"
+            answer = lookup.listings(isin)
+            if isinstance(answer, str):
+                failed[isin] = answer
                 continue
-            else:
-                try:
-                    provider = provider or get_provider()
-                    searched[isin] = [
-                        hit
-                        for hit in provider.search(isin)
-                        if hit.symbol.upper() != isin and (hit.kind or "equity") in LISTED_KINDS
-                    ]
-                except ProviderError:
-                    failed[isin] = "problem"
-                    continue
-                cache.set(
-                    key,
-                    [[h.symbol, h.name, h.exchange, h.kind] for h in searched[isin]],
-                    settings.PROVIDER_ANSWER_CACHE_SECONDS,
-                )
+            searched[isin] = answer
         hits = searched[isin]
         if not hits:
             failed[isin] = f"no listing found for the ISIN {isin}: there is no price to follow"
@@ -97,3 +79,34 @@ def resolve_codes(
         resolved[isin] = symbol
         mappings.append(SymbolMapping(isin, symbol, "ISIN", hits))
     return resolved, failed, mappings
+
+
+class _Lookup:
+    """ISIN searches for one preview: the cache first, then the provider (created when first
+    needed), each provider call spending one of the owner's lookups of the minute."""
+
+    def __init__(self, provider: MarketDataProvider | None, owner_id: int | None) -> None:
+        self.provider = provider
+        self.owner_id = owner_id
+        self.source = provider.name if provider is not None else settings.MARKET_DATA_PROVIDER
+
+    def listings(self, isin: str) -> list[SearchHit] | str:
+        """The listings of `isin`, or why there is no answer ("deferred", "problem")."""
+        key = f"csv-import:isin:{self.source}:{isin}"
+        cached = cache.get(key)
+        if cached is not None:
+            return [SearchHit(*hit) for hit in cached]
+        if not spend_lookup(self.owner_id):
+            return "deferred"
+        try:
+            self.provider = self.provider or get_provider()
+            hits = [
+                hit
+                for hit in self.provider.search(isin)
+                if hit.symbol.upper() != isin and (hit.kind or "equity") in LISTED_KINDS
+            ]
+        except ProviderError:
+            return "problem"
+        kept = [[h.symbol, h.name, h.exchange, h.kind] for h in hits]
+        cache.set(key, kept, settings.PROVIDER_ANSWER_CACHE_SECONDS)
+        return hits

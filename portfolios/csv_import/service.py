@@ -87,33 +87,54 @@ def preview_import(
         progress=progress,
     )
     preview.deferred_lookups = sorted(code for code, why in failed.items() if why == "deferred")
-    wanted = set(resolved.values())
-    instruments = {i.symbol: i for i in Instrument.objects.filter(symbol__in=wanted)}
+    found, unknown = _match_instruments(preview, resolved, failed)
+    found = _without_second_dividends(preview, found)
+    _leave_out_duplicates(portfolio, preview, found, _cash_in_base_currency(portfolio, preview))
+    preview.skipped.sort(key=lambda row: row.line)
+
+    if check_ledger:
+        if progress is not None:
+            progress(f"Checking {preview.write_count:,} entries against the ledger", 0, 0)
+        writes.check_ledger(portfolio, preview, unknown)
+    preview.problems.sort(key=lambda p: (p.line, p.column))
+    # A row with a problem is never also listed as read without one.
+    blocked = {problem.line for problem in preview.problems}
+    preview.to_write = [(t, i) for t, i in preview.to_write if t.line not in blocked]
+    preview.cash_to_write = [row for row in preview.cash_to_write if row.line not in blocked]
+    return preview
+
+
+# Why a code could not be resolved, as said on its row ("problem" and "deferred" block the
+# import; any other reason skips the row).
+UNRESOLVED_TEXTS = {
+    "deferred": "the ISIN {code} was not looked up yet: this file asks for more lookups than one "
+    "account may make in a minute (see above)",
+    "problem": "the ISIN {code} could not be looked up (the market-data provider did not "
+    "answer); try again in a minute",
+}
+
+
+def _match_instruments(
+    preview: ImportPreview, resolved: dict[str, str], failed: dict[str, str]
+) -> tuple[list[tuple[TradeRow, Instrument]], dict[str, list[TradeRow]]]:
+    """Each trade's instrument; the trades of symbols we do not follow (by symbol). A trade
+    whose code was not resolved, or whose instrument we do not follow or trades in another
+    currency, is a problem or a skipped row of `preview`."""
+    parsed = preview.parsed
+    instruments = {
+        i.symbol: i for i in Instrument.objects.filter(symbol__in=set(resolved.values()))
+    }
     unknown: dict[str, list[TradeRow]] = defaultdict(list)
     found: list[tuple[TradeRow, Instrument]] = []
     for trade in parsed.trades:
         code = trade.code
         if code in failed:
-            if failed[code] == "deferred":
-                preview.problems.append(
-                    RowProblem(
-                        trade.line,
-                        _symbol_column(parsed, trade),
-                        f"the ISIN {code} was not looked up yet: this file asks for more "
-                        "lookups than one account may make in a minute (see above)",
-                    )
-                )
-            elif failed[code] == "problem":
-                preview.problems.append(
-                    RowProblem(
-                        trade.line,
-                        _symbol_column(parsed, trade),
-                        f"the ISIN {code} could not be looked up (the market-data provider did "
-                        "not answer); try again in a minute",
-                    )
-                )
-            else:
+            text = UNRESOLVED_TEXTS.get(failed[code])
+            if text is None:
                 preview.skipped.append(SkippedRow(trade.line, trade.kind, code, failed[code]))
+            else:
+                column = _symbol_column(parsed, trade)
+                preview.problems.append(RowProblem(trade.line, column, text.format(code=code)))
             continue
         symbol = resolved[code]
         instrument = instruments.get(symbol)
@@ -138,20 +159,7 @@ def preview_import(
         else:
             found.append((trade, instrument))
     preview.unknown_symbols = list(unknown)
-    found = _without_second_dividends(preview, found)
-    _leave_out_duplicates(portfolio, preview, found, _cash_in_base_currency(portfolio, preview))
-    preview.skipped.sort(key=lambda row: row.line)
-
-    if check_ledger:
-        if progress is not None:
-            progress(f"Checking {preview.write_count:,} entries against the ledger", 0, 0)
-        writes.check_ledger(portfolio, preview, unknown)
-    preview.problems.sort(key=lambda p: (p.line, p.column))
-    # A row with a problem is never also listed as read without one.
-    blocked = {problem.line for problem in preview.problems}
-    preview.to_write = [(t, i) for t, i in preview.to_write if t.line not in blocked]
-    preview.cash_to_write = [row for row in preview.cash_to_write if row.line not in blocked]
-    return preview
+    return found, unknown
 
 
 # A converted cash amount: to the cent.

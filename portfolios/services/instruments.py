@@ -65,8 +65,27 @@ def find_or_add_instrument(symbol: str, *, user=None) -> Instrument:
     user_id = getattr(user, "pk", None)
     if user_id is not None and _added_by(user_id) >= limit:  # refused before any lookup
         raise _too_many_added(limit, symbol)
+    from market.services import save_new_instrument
+
+    candidate = _look_up(symbol, user_id)
+    with db.atomic():
+        # Count and add while the user's own row is locked: concurrent adds of one user take
+        # turns, so the limit holds (nothing shared is locked).
+        if user_id is not None:
+            lock_owner(user_id)
+            if _added_by(user_id) >= limit:
+                raise _too_many_added(limit, symbol)
+            candidate.added_by_id = user_id
+        instrument = save_new_instrument(candidate)
+    cache.delete(SYMBOL_CHOICES_CACHE_KEY)
+    return instrument
+
+
+def _look_up(symbol: str, user_id: int | None) -> Instrument:
+    """The instrument as the provider describes it (not saved), spending one of the user's
+    lookups of the minute; ValidationError with what the form should say."""
     # The market app owns what becomes an instrument.
-    from market.services import look_up_instrument, save_new_instrument
+    from market.services import look_up_instrument
 
     spent = spend_lookup(user_id)
     if not spent:
@@ -76,7 +95,7 @@ def find_or_add_instrument(symbol: str, *, user=None) -> Instrument:
             code="lookups_spent",
         )
     try:
-        candidate = look_up_instrument(symbol)
+        return look_up_instrument(symbol)
     except UnknownSymbol as exc:
         raise ValidationError(
             f"{_sentence(provider_label())} does not know the symbol {symbol}. Check the spelling, "
@@ -89,17 +108,6 @@ def find_or_add_instrument(symbol: str, *, user=None) -> Instrument:
             "Try again in a minute.",
             code="provider_unavailable",
         ) from exc
-    with db.atomic():
-        # Count and add while the user's own row is locked: concurrent adds of one user take
-        # turns, so the limit holds (nothing shared is locked).
-        if user_id is not None:
-            lock_owner(user_id)
-            if _added_by(user_id) >= limit:
-                raise _too_many_added(limit, symbol)
-            candidate.added_by_id = user_id
-        instrument = save_new_instrument(candidate)
-    cache.delete(SYMBOL_CHOICES_CACHE_KEY)
-    return instrument
 
 
 def _added_by(user_id: int) -> int:
