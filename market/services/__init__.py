@@ -39,6 +39,7 @@ from market.services.quotes import (
 from market.services.runs import (
     LEASE,
     Progress,
+    Refresh,
     claim_run,
     describe_error,
     errors_summary,
@@ -47,6 +48,7 @@ from market.services.runs import (
     note_provider_success,
     note_rate_limit,
     provider_cooldown,
+    refresh_run,
     run_outcome,
 )
 from market.services.values import (
@@ -76,6 +78,7 @@ __all__ = [
     "PROFILE_MAX_AGE",
     "Progress",
     "PruneResult",
+    "Refresh",
     "QUOTE_UPDATE_FIELDS",
     "note_symbol_answers",
     "reactivate_instruments",
@@ -102,6 +105,7 @@ __all__ = [
     "quote_is_due",
     "refresh_profiles",
     "refresh_quotes",
+    "refresh_run",
     "run_outcome",
     "update_bars",
 ]

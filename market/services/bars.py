@@ -4,7 +4,6 @@ Each provider answer is stored by market.services.bar_storage."""
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -23,16 +22,7 @@ from market.services.bar_storage import (  # noqa: F401 (re-exported for callers
 )
 from market.services.corporate_actions import _send_history_started
 from market.services.delisting import note_symbol_answers
-from market.services.runs import (
-    Progress,
-    claim_run,
-    describe_error,
-    errors_summary,
-    finish_run,
-    note_provider_failure,
-    note_rate_limit,
-    run_outcome,
-)
+from market.services.runs import Progress, Refresh, describe_error, refresh_run
 
 BARS_CHUNK = 25
 BARS_OVERLAP_DAYS = 7  # an update re-reads the last week: the latest bar may have been partial
@@ -93,12 +83,31 @@ def _run_bars(
     now: datetime,
     progress: Progress | None,
 ) -> RefreshRun:
-    started = time.monotonic()
-    run, claimed = claim_run(RefreshRun.Kind.BARS, provider.name, now)
-    if not claimed:
-        return run
-    if not plan:
-        return finish_run(run, RefreshRun.Status.SKIPPED, started, error_text="nothing to fetch")
+    with refresh_run(RefreshRun.Kind.BARS, provider.name, now) as refresh:
+        if not refresh.claimed:
+            return refresh.run
+        if not plan:
+            return refresh.finish(RefreshRun.Status.SKIPPED, error_text="nothing to fetch")
+        refresh.requested = len(plan)
+        tally = _BarsTally()
+        try:
+            _fetch_plan(refresh, provider, plan, tally, progress)
+        finally:
+            # Whether the run ends well or not, the symbols answered so far count.
+            tally.deactivated = note_symbol_answers(tally.answered, tally.unknown, now=now)
+            refresh.stored = len(tally.instruments)
+            refresh.details = _bars_details(tally)
+    return refresh.run
+
+
+def _fetch_plan(
+    refresh: Refresh,
+    provider: MarketDataProvider,
+    plan: list[tuple[Instrument, date]],
+    tally: _BarsTally,
+    progress: Progress | None,
+) -> None:
+    """Fetch and store the plan, then again the whole history of instruments with a new split."""
     end = None  # up to the provider's today (a crypto day ends at midnight UTC, not New York)
     ids = [instrument.pk for instrument, _ in plan]
     first_dates = dict(
@@ -107,67 +116,27 @@ def _run_bars(
         .annotate(first=Min("date"))
         .values_list("instrument_id", "first")
     )
-    tally = _BarsTally()
-    errors: dict[str, str] = {}
-    try:
-        done = _fetch_and_store(
-            run,
-            provider,
-            plan,
-            end=end,
-            first_dates=first_dates,
-            tally=tally,
-            errors=errors,
-            progress=progress,
-            total=len(plan),
-        )
-        if tally.refetch:
-            by_id = {instrument.pk: instrument for instrument, _ in plan}
-            again = [(by_id[pk], first) for pk, first in tally.refetch.items()]
-            _fetch_and_store(
-                run,
-                provider,
-                again,
-                end=end,
-                first_dates={},
-                tally=tally,
-                errors=errors,
-                progress=progress,
-                done=done,
-                total=done + len(again),
-            )
-        if progress:
-            progress(len(plan) + len(tally.refetch), len(plan) + len(tally.refetch))
-        started_ids = sorted(tally.instruments - set(first_dates))
-        if started_ids:  # the first bars of these instruments: what waited for them may go on
-            _send_history_started(started_ids)
-    except BaseException as exc:
-        note_rate_limit(provider.name, exc)
-        tally.deactivated = note_symbol_answers(tally.answered, tally.unknown, now=now)
-        finish_run(
-            run,
-            RefreshRun.Status.PARTIAL if tally.instruments else RefreshRun.Status.FAILED,
-            started,
-            requested=len(plan),
-            stored=len(tally.instruments),
-            errors=errors,
-            error_text=describe_error(exc),
-            details=_bars_details(tally),
-        )
-        note_provider_failure(provider.name, run, exc)
-        raise
-    tally.deactivated = note_symbol_answers(tally.answered, tally.unknown, now=now)
-    stored = len(tally.instruments)
-    return finish_run(
-        run,
-        run_outcome(stored, errors),
-        started,
-        requested=len(plan),
-        stored=stored,
-        errors=errors,
-        error_text=errors_summary(errors),
-        details=_bars_details(tally),
+    options = {"end": end, "tally": tally, "errors": refresh.errors, "progress": progress}
+    done = _fetch_and_store(
+        refresh.run, provider, plan, first_dates=first_dates, total=len(plan), **options
     )
+    if tally.refetch:
+        by_id = {instrument.pk: instrument for instrument, _ in plan}
+        again = [(by_id[pk], first) for pk, first in tally.refetch.items()]
+        _fetch_and_store(
+            refresh.run,
+            provider,
+            again,
+            first_dates={},
+            done=done,
+            total=done + len(again),
+            **options,
+        )
+    if progress:
+        progress(len(plan) + len(tally.refetch), len(plan) + len(tally.refetch))
+    started_ids = sorted(tally.instruments - set(first_dates))
+    if started_ids:  # the first bars of these instruments: what waited for them may go on
+        _send_history_started(started_ids)
 
 
 def _bars_details(tally: _BarsTally) -> dict:

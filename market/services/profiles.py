@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -18,16 +17,7 @@ from market.providers import (
     ProfileData,
     get_provider,
 )
-from market.services.runs import (
-    Progress,
-    claim_run,
-    describe_error,
-    errors_summary,
-    finish_run,
-    note_provider_failure,
-    note_rate_limit,
-    run_outcome,
-)
+from market.services.runs import Progress, Refresh, describe_error, refresh_run
 
 PROFILE_MAX_AGE = timedelta(hours=20)
 PROFILE_CHUNK = 50  # symbols per provider call (and per progress step)
@@ -59,75 +49,46 @@ def refresh_profiles(
     than PROFILE_MAX_AGE (all of them with `force`), PROFILE_CHUNK symbols per provider call."""
     provider = provider or get_provider()
     now = now or timezone.now()
-    started = time.monotonic()
-    run, claimed = claim_run(RefreshRun.Kind.PROFILES, provider.name, now)
-    if not claimed:
-        return run
-    instruments = Instrument.objects.filter(is_active=True)
-    if symbols is not None:
-        instruments = instruments.filter(symbol__in=[s.upper() for s in symbols])
-    if not force:
-        instruments = instruments.exclude(profile_updated_at__gt=now - PROFILE_MAX_AGE)
-    due = list(instruments.order_by("symbol"))
-    if not due:
-        return finish_run(
-            run,
-            RefreshRun.Status.SKIPPED,
-            started,
-            error_text="nothing due: every profile is fresh",
-        )
-    errors: dict[str, str] = {}
-    stored = 0
-    try:
+    with refresh_run(RefreshRun.Kind.PROFILES, provider.name, now) as refresh:
+        if not refresh.claimed:
+            return refresh.run
+        instruments = Instrument.objects.filter(is_active=True)
+        if symbols is not None:
+            instruments = instruments.filter(symbol__in=[s.upper() for s in symbols])
+        if not force:
+            instruments = instruments.exclude(profile_updated_at__gt=now - PROFILE_MAX_AGE)
+        due = list(instruments.order_by("symbol"))
+        if not due:
+            return refresh.finish(
+                RefreshRun.Status.SKIPPED, error_text="nothing due: every profile is fresh"
+            )
+        refresh.requested = len(due)
         for offset in range(0, len(due), PROFILE_CHUNK):
             if progress:
                 progress(offset, len(due))
-            chunk = due[offset : offset + PROFILE_CHUNK]
-            batch = provider.fetch_profiles([i.symbol for i in chunk])
-            updated = []
-            for instrument in chunk:
-                profile = batch.items.get(instrument.symbol)
-                if profile is None:
-                    error = batch.errors.get(instrument.symbol)
-                    errors[instrument.symbol] = describe_error(error) if error else "no profile"
-                    continue
-                apply_profile(instrument, profile, now)
-                updated.append(instrument)
-            with transaction.atomic():
-                Instrument.objects.bulk_update(
-                    updated,
-                    [
-                        "shares_outstanding",
-                        "enterprise_value",
-                        "name",
-                        "exchange",
-                        "profile_updated_at",
-                    ],
-                )
-                RefreshRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
-            stored += len(updated)
+            _refresh_chunk(refresh, provider, due[offset : offset + PROFILE_CHUNK], now)
         if progress:
             progress(len(due), len(due))
-    except BaseException as exc:
-        note_rate_limit(provider.name, exc)
-        status = RefreshRun.Status.PARTIAL if stored else RefreshRun.Status.FAILED
-        finish_run(
-            run,
-            status,
-            started,
-            requested=len(due),
-            stored=stored,
-            errors=errors,
-            error_text=describe_error(exc),
+    return refresh.run
+
+
+def _refresh_chunk(
+    refresh: Refresh, provider: MarketDataProvider, chunk: list[Instrument], now: datetime
+) -> None:
+    batch = provider.fetch_profiles([i.symbol for i in chunk])
+    updated = []
+    for instrument in chunk:
+        profile = batch.items.get(instrument.symbol)
+        if profile is None:
+            error = batch.errors.get(instrument.symbol)
+            refresh.errors[instrument.symbol] = describe_error(error) if error else "no profile"
+            continue
+        apply_profile(instrument, profile, now)
+        updated.append(instrument)
+    with transaction.atomic():
+        Instrument.objects.bulk_update(
+            updated,
+            ["shares_outstanding", "enterprise_value", "name", "exchange", "profile_updated_at"],
         )
-        note_provider_failure(provider.name, run, exc)
-        raise
-    return finish_run(
-        run,
-        run_outcome(stored, errors),
-        started,
-        requested=len(due),
-        stored=stored,
-        errors=errors,
-        error_text=errors_summary(errors),
-    )
+        RefreshRun.objects.filter(pk=refresh.run.pk).update(heartbeat_at=timezone.now())
+    refresh.stored += len(updated)

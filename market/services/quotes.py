@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,21 +22,12 @@ from market.models import (
     RefreshRun,
 )
 from market.providers import (
+    Batch,
     MarketDataProvider,
     QuoteData,
     get_provider,
 )
-from market.services.runs import (
-    Progress,
-    claim_run,
-    describe_error,
-    errors_summary,
-    finish_run,
-    note_provider_failure,
-    note_provider_success,
-    note_rate_limit,
-    run_outcome,
-)
+from market.services.runs import Progress, Refresh, describe_error, refresh_run
 from market.services.values import CENTS, change_or_none
 
 SHARE_PLACES = Decimal("0.0001")  # Quote.market_cap_shares
@@ -195,48 +185,78 @@ def refresh_quotes(
     """
     provider = provider or get_provider()
     now = now or timezone.now()
-    started = time.monotonic()
-    run, claimed = claim_run(RefreshRun.Kind.QUOTES, provider.name, now)
-    if not claimed:
-        return run
-    due: list[_Held] = []
-    try:
-        active = Instrument.objects.filter(is_active=True)
-        if symbols is not None:
-            active = active.filter(symbol__in=[s.upper() for s in symbols])
-        held = [_Held(*row) for row in active.values_list(*_HELD_FIELDS)]
-        if getattr(provider, "always_open", False):
-            # The simulated provider's demo market trades round the clock.
-            states = {h.kind: MarketState.REGULAR for h in held}
-        else:
-            states = {kind: sessions.session_state(kind, now) for kind in {h.kind for h in held}}
-        due = [
-            h
-            for h in held
-            if force or quote_is_due(states[h.kind], h.market_state, h.fetched_at, now)
-        ]
+    with refresh_run(RefreshRun.Kind.QUOTES, provider.name, now) as refresh:
+        if not refresh.claimed:
+            return refresh.run
+        held, states, due = _due_quotes(provider, now, force=force, symbols=symbols)
         if not due:
-            return finish_run(
-                run,
+            return refresh.finish(
                 RefreshRun.Status.SKIPPED,
-                started,
                 error_text="nothing due: every market is closed and every quote is fresh",
             )
+        refresh.requested = len(due)
         if progress:
             progress(0, len(due))
         batch = provider.fetch_quotes([i.symbol for i in due])
-    except BaseException as exc:
-        note_rate_limit(provider.name, exc)
-        finish_run(
-            run,
-            RefreshRun.Status.FAILED,
-            started,
-            requested=len(due),
-            error_text=describe_error(exc),
-        )
-        note_provider_failure(provider.name, run, exc)
-        raise
+        _store_quotes(refresh, batch, held, states, due, now)
+        if progress:
+            progress(len(due), len(due))
+    return refresh.run
 
+
+def _due_quotes(
+    provider: MarketDataProvider,
+    now: datetime,
+    *,
+    force: bool,
+    symbols: Sequence[str] | None,
+) -> tuple[list[_Held], dict[str, str], list[_Held]]:
+    """(every active instrument, the session state of each kind, the instruments due)."""
+    active = Instrument.objects.filter(is_active=True)
+    if symbols is not None:
+        active = active.filter(symbol__in=[s.upper() for s in symbols])
+    held = [_Held(*row) for row in active.values_list(*_HELD_FIELDS)]
+    if getattr(provider, "always_open", False):
+        # The simulated provider's demo market trades round the clock.
+        states = {h.kind: MarketState.REGULAR for h in held}
+    else:
+        states = {kind: sessions.session_state(kind, now) for kind in {h.kind for h in held}}
+    due = [
+        h for h in held if force or quote_is_due(states[h.kind], h.market_state, h.fetched_at, now)
+    ]
+    return held, states, due
+
+
+def _snapshots(
+    held: list[_Held], fresh: dict[int, Quote], states: dict[str, str], now: datetime
+) -> list[PriceSnapshot]:
+    snapshots = []
+    for h in held:
+        # The fresh quote, or the last good one (`h` itself) when this run did not get one.
+        last = fresh.get(h.pk) or (h if h.price is not None else None)
+        if last is not None:
+            snapshots.append(
+                PriceSnapshot(
+                    instrument_id=h.pk,
+                    taken_at=now,
+                    price=last.price,
+                    market_state=states[h.kind],
+                    volume=last.volume,
+                    market_cap=last.market_cap,
+                    source=last.source,
+                )
+            )
+    return snapshots
+
+
+def _store_quotes(
+    refresh: Refresh,
+    batch: Batch,
+    held: list[_Held],
+    states: dict[str, str],
+    due: list[_Held],
+    now: datetime,
+) -> None:
     due_symbols = {h.symbol for h in due}
     errors = {s: describe_error(e) for s, e in batch.errors.items() if s in due_symbols}
     quotes: list[Quote] = []
@@ -248,28 +268,9 @@ def refresh_quotes(
             continue
         row = _quote_row(h, data, states[h.kind], now)
         (behind_stream if _stream_is_newer(h, data) else quotes).append(row)
-    if progress:
-        progress(len(due), len(due))
-
-    fresh = {quote.instrument_id: quote for quote in quotes}
     snapshots = []
     if quotes or behind_stream:
-        for h in held:
-            # The fresh quote, or the last good one (`h` itself) when this run did not get one.
-            last = fresh.get(h.pk) or (h if h.price is not None else None)
-            if last is not None:
-                snapshots.append(
-                    PriceSnapshot(
-                        instrument_id=h.pk,
-                        taken_at=now,
-                        price=last.price,
-                        market_state=states[h.kind],
-                        volume=last.volume,
-                        market_cap=last.market_cap,
-                        source=last.source,
-                    )
-                )
-    status = run_outcome(len(quotes) + len(behind_stream), errors)
+        snapshots = _snapshots(held, {quote.instrument_id: quote for quote in quotes}, states, now)
     with transaction.atomic():
         if behind_stream:
             Quote.objects.bulk_create(
@@ -291,21 +292,14 @@ def refresh_quotes(
                 unique_fields=["instrument", "taken_at"],
                 update_fields=SNAPSHOT_UPDATE_FIELDS,
             )
-        finish_run(
-            run,
-            status,
-            started,
-            requested=len(due),
-            stored=len(quotes) + len(behind_stream),
-            errors=errors,
-            error_text=errors_summary(errors),
-            details={"snapshots": len(snapshots)},
-        )
+        # Counted once written: a write that fails leaves nothing stored.
+        refresh.errors = errors
+        refresh.stored = len(quotes) + len(behind_stream)
+        refresh.details = {"snapshots": len(snapshots)}
+        refresh.finish()
         if quotes:
-            run_id = run.pk
+            run_id = refresh.run.pk
             transaction.on_commit(lambda: _send_quotes_refreshed(run_id))
-            note_provider_success(provider.name)
-    return run
 
 
 def _send_quotes_refreshed(run_id: int) -> None:

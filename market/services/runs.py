@@ -1,5 +1,9 @@
 """Refresh runs: claiming a run, finishing it, its outcome, and the provider's cool-down.
 
+Every refresh follows one protocol, `refresh_run`: claim the run (or record a skipped one),
+do the work, finish the run with what was stored, and on any failure record it as failed (or
+partial), note the provider's rate limit and outage, and raise again for the task to retry.
+
 A claimed run holds a lease: a thread of the claiming process writes the run's heartbeat every
 HEARTBEAT_EVERY until the run finishes. A running row whose heartbeat is older than LEASE (three
 missed beats) belongs to a process that died (a worker killed, a machine lost), and the next
@@ -14,7 +18,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.cache import cache
@@ -230,3 +235,86 @@ def note_provider_failure(provider_name: str, run: RefreshRun, exc: BaseExceptio
 
 def note_provider_success(provider_name: str) -> None:
     outage.record_success(provider_name)
+
+
+@dataclass
+class Refresh:
+    """A claimed (or skipped) run and what its work has counted so far: what `refresh_run`
+    records when the work ends, whether it ends well or by an exception."""
+
+    run: RefreshRun
+    provider_name: str
+    claimed: bool
+    started: float
+    requested: int = 0
+    stored: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+    finished: bool = False
+
+    def finish(self, status: str | None = None, *, error_text: str | None = None) -> RefreshRun:
+        """Record the run's end: `status` (by default ok, partial or failed from what was
+        stored and the per-item errors) and the counts. A run that stored something ends the
+        provider's outage."""
+        status = status or run_outcome(self.stored, self.errors)
+        finish_run(
+            self.run,
+            status,
+            self.started,
+            requested=self.requested,
+            stored=self.stored,
+            errors=self.errors,
+            error_text=errors_summary(self.errors) if error_text is None else error_text,
+            details=self.details,
+        )
+        self.finished = True
+        if self.stored and status != RefreshRun.Status.FAILED:
+            note_provider_success(self.provider_name)
+        return self.run
+
+    def fail(self, exc: BaseException) -> None:
+        note_rate_limit(self.provider_name, exc)
+        status = RefreshRun.Status.PARTIAL if self.stored else RefreshRun.Status.FAILED
+        finish_run(
+            self.run,
+            status,
+            self.started,
+            requested=self.requested,
+            stored=self.stored,
+            errors=self.errors,
+            error_text=describe_error(exc),
+            details=self.details,
+        )
+        self.finished = True
+        note_provider_failure(self.provider_name, self.run, exc)
+
+
+@contextlib.contextmanager
+def refresh_run(kind: str, provider_name: str, now: datetime) -> Iterator[Refresh]:
+    """The one protocol of a refresh run, around the work of one refresh:
+
+        with refresh_run(RefreshRun.Kind.QUOTES, provider.name, now) as refresh:
+            if not refresh.claimed:
+                return refresh.run  # skipped: another run holds the kind, or a cool-down
+            refresh.requested = ...
+            ...  # fetch and store, counting refresh.stored and refresh.errors
+        return refresh.run
+
+    A run the work leaves unfinished is finished on leaving the block (ok, partial or failed
+    from the counts); an exception of any kind (a provider error, a time limit, a database
+    error that rolled the work back) records the run as failed, or partial when something was
+    stored, notes the provider's rate limit and outage, and is raised again.
+    """
+    started = time.monotonic()
+    run, claimed = claim_run(kind, provider_name, now)
+    refresh = Refresh(run=run, provider_name=provider_name, claimed=claimed, started=started)
+    if not claimed:
+        yield refresh
+        return
+    try:
+        yield refresh
+    except BaseException as exc:
+        refresh.fail(exc)
+        raise
+    if not refresh.finished:
+        refresh.finish()

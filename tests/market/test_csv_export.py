@@ -8,6 +8,7 @@ import io
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.http import StreamingHttpResponse
 
 from market.csv_export import csv_cell, csv_lines, export_filename, neutralise
@@ -231,12 +232,11 @@ def test_dashboard_links_its_table_as_csv_with_the_current_sort_and_filter(clien
 
 def test_miner_page_links_the_charted_range_as_csv(client, db):
     instrument = InstrumentFactory(symbol="HUT")
-    today = dt.date.today()
-    for days_ago in (40, 20, 10):
-        DailyBarFactory(instrument=instrument, date=today - dt.timedelta(days=days_ago))
-    page = client.get("/miners/HUT/?range=1Y").content.decode()
-    first = (today - dt.timedelta(days=40)).isoformat()
-    assert f'href="/miners/HUT/history.csv?start={first}"' in page
+    for day in (dt.date(2026, 1, 29), dt.date(2026, 2, 18), dt.date(2026, 2, 27)):
+        DailyBarFactory(instrument=instrument, date=day)
+    with time_machine.travel(dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC), tick=False):
+        page = client.get("/miners/HUT/?range=1Y").content.decode()
+    assert 'href="/miners/HUT/history.csv?start=2026-01-29"' in page
 
 
 def test_percent_columns_have_at_most_four_decimals():

@@ -503,6 +503,46 @@ def test_profiles_update_share_counts_and_keep_curated_names(universe):
     assert again.status == RefreshRun.Status.SKIPPED  # a fresh profile is not fetched again
 
 
+class FailsOnSecondChunk(FakeProvider):
+    def fetch_profiles(self, symbols):
+        if self.calls:
+            self.calls.append(("profiles", list(symbols)))
+            raise ProviderUnavailable("Yahoo answered HTTP 503")
+        return super().fetch_profiles(symbols)
+
+
+def test_a_profiles_run_that_fails_after_a_stored_chunk_is_partial_and_keeps_it(db, monkeypatch):
+    monkeypatch.setattr("market.services.profiles.PROFILE_CHUNK", 2)
+    for symbol in ("AAA", "BBB", "CCC"):
+        InstrumentFactory(symbol=symbol, shares_outstanding=None)
+    profiles = {s: ProfileData(symbol=s, shares_outstanding=1000) for s in ("AAA", "BBB", "CCC")}
+    with pytest.raises(ProviderUnavailable):
+        services.refresh_profiles(provider=FailsOnSecondChunk(profiles=profiles), now=TUESDAY_11AM)
+    run = latest_run(RefreshRun.Kind.PROFILES)
+    assert run.status == RefreshRun.Status.PARTIAL
+    assert (run.requested_count, run.stored_count) == (3, 2)
+    assert run.error_text == "ProviderUnavailable: Yahoo answered HTTP 503"
+    assert run.finished_at is not None
+    shares = dict(Instrument.objects.values_list("symbol", "shares_outstanding"))
+    assert shares == {"AAA": 1000, "BBB": 1000, "CCC": None}
+
+
+def test_a_write_that_fails_records_a_failed_run_instead_of_leaving_it_running(db, monkeypatch):
+    InstrumentFactory(symbol="AAA")
+
+    def refuse(*args, **kwargs):
+        raise IntegrityError("refused")
+
+    monkeypatch.setattr(PriceSnapshot.objects, "bulk_create", refuse)
+    provider = FakeProvider(quotes={"AAA": quote("AAA")})
+    with pytest.raises(IntegrityError):
+        refresh(TUESDAY_11AM, provider, force=True)
+    run = latest_run()
+    assert run.status == RefreshRun.Status.FAILED
+    assert run.error_text == "IntegrityError: refused"
+    assert not Quote.objects.exists()  # the quotes' upsert was rolled back with the snapshots
+
+
 # -- daily bars and splits -----------------------------------------------------------------------
 
 

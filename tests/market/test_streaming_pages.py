@@ -4,6 +4,7 @@ owner, alerts on ticks, the simulated stream and the stream's state on /status/.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
 
@@ -71,7 +72,7 @@ def test_a_portfolio_stream_is_private_to_its_owner(user, other_user, iren):
         portfolio=portfolio,
         instrument=iren,
         kind="buy",
-        trade_date=timezone.localdate() - timedelta(days=3),
+        trade_date=dt.date(2026, 3, 6),
         quantity=Decimal("10"),
         price=Decimal("30"),
     )

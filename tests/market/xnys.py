@@ -11,10 +11,11 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 @lru_cache(maxsize=1)
-def _calendar():
+def calendar():
     import exchange_calendars
 
-    return exchange_calendars.get_calendar("XNYS")
+    # Explicit bounds: the default ends a year after the real today, short of a sweep's last days.
+    return exchange_calendars.get_calendar("XNYS", start="2015-01-01", end="2035-12-31")
 
 
 def bar_dates_of_a_backfill(moment: dt.datetime, *, years: int) -> list[dt.date]:
@@ -27,13 +28,12 @@ def bar_dates_of_a_backfill(moment: dt.datetime, *, years: int) -> list[dt.date]
         start = today.replace(year=today.year - years)
     except ValueError:
         start = today.replace(year=today.year - years, day=28)
-    calendar = _calendar()
+    xnys = calendar()
     days = [
-        session.date()
-        for session in calendar.sessions_in_range(start.isoformat(), today.isoformat())
+        session.date() for session in xnys.sessions_in_range(start.isoformat(), today.isoformat())
     ]
     if days and days[-1] == today:
-        opening = calendar.session_open(today.isoformat()).to_pydatetime()
+        opening = xnys.session_open(today.isoformat()).to_pydatetime()
         if moment < opening:
             days.pop()
     return days

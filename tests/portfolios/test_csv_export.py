@@ -9,6 +9,7 @@ import io
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.http import StreamingHttpResponse
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -108,10 +109,10 @@ def book(user, iren, clsk):
 
 
 def test_transactions_export_is_the_ledger_oldest_first(user_client, book):
-    response = user_client.get(f"/portfolios/{book.pk}/transactions.csv")
+    with time_machine.travel(dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC), tick=False):
+        response = user_client.get(f"/portfolios/{book.pk}/transactions.csv")
     disposition = response["Content-Disposition"]
-    today = dt.date.today().isoformat()
-    assert disposition == f'attachment; filename="minerwatch-long-term-transactions-{today}.csv"'
+    assert disposition == 'attachment; filename="minerwatch-long-term-transactions-2026-03-10.csv"'
     rows = read_csv(response)
     assert rows[0] == [
         "date",
