@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
+from django.db import connections
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,10 @@ class StreamedAlerts:
 
     def _run(self) -> None:
         while not self._wake.wait(settings.ALERT_STREAM_EVALUATION_SECONDS):
-            self.flush()
+            try:
+                self.flush()
+            finally:  # a task run eagerly (tests) used this thread's own connection
+                connections.close_all()
 
 
 streamed_alerts = StreamedAlerts()
