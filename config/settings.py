@@ -13,6 +13,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from config.limits import *  # noqa: F403 (every per-user limit, config/limits.py)
 from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -119,11 +120,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database that accepts connections but does not answer costs a request DB_CONNECT_TIMEOUT
-    # seconds (then a 503), and no statement runs longer than DB_STATEMENT_TIMEOUT_MS.
+    # seconds (then a 503), no statement runs longer than DB_STATEMENT_TIMEOUT_MS, and a
+    # transaction left idle (its process busy elsewhere, holding its locks) is ended after
+    # DB_IDLE_TRANSACTION_TIMEOUT_MS.
     _statement_timeout_ms = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "30000"))
+    _idle_timeout_ms = int(os.environ.get("DB_IDLE_TRANSACTION_TIMEOUT_MS", "60000"))
     DATABASES["default"]["OPTIONS"] = {
         "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "2")),
-        "options": f"-c statement_timeout={_statement_timeout_ms}",
+        "options": f"-c statement_timeout={_statement_timeout_ms} "
+        f"-c idle_in_transaction_session_timeout={_idle_timeout_ms}",
         **DATABASES["default"].get("OPTIONS", {}),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -210,6 +215,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "portfolios.tasks.retire_unused_instruments",
         "schedule": 3600.0,
         "options": {"expires": 3000},
+    },
+    # Uploads waiting past PENDING_IMPORT_MINUTES and old budget counters are deleted.
+    "portfolios-forget-expired-uploads": {
+        "task": "portfolios.tasks.forget_expired_uploads",
+        "schedule": 600.0,
+        "options": {"expires": 540},
     },
     "market-prune-snapshots": {
         "task": "market.prune_snapshots",

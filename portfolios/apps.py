@@ -32,14 +32,11 @@ def _on_quotes_refreshed(sender, refresh_run_id=None, **kwargs):
 
 
 def _on_quotes_streamed(sender, instrument_ids=(), **kwargs):
-    """Evaluate the alerts on streamed instruments at once, in the streamer (within seconds of
-    a crossing); each still fires at most once per session day."""
-    from portfolios.services.alerts import evaluate_alerts
+    """Note the streamed instruments for the next alert evaluation, queued by a thread of its
+    own (portfolios.streamed_alerts): the stream's write path never waits on alerts."""
+    from portfolios.streamed_alerts import streamed_alerts
 
-    try:
-        evaluate_alerts(instrument_ids=list(instrument_ids))
-    except Exception:  # the next tick, or the minute's refresh, evaluates again
-        log.exception("could not evaluate alerts on streamed quotes")
+    streamed_alerts.add(instrument_ids)
 
 
 def _on_splits_recorded(sender, split_event_ids=(), **kwargs):

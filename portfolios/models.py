@@ -258,9 +258,10 @@ class PriceAlert(models.Model):
     active = models.BooleanField(default=True)
     last_triggered_at = models.DateTimeField(null=True, blank=True)
     last_triggered_session = models.DateField(null=True, blank=True)
-    # The last price a price alert saw: it fires when the price crosses its threshold from here
-    # (portfolios.alert_rules), not while the price stays past it.
-    last_price = models.DecimalField(null=True, blank=True, **PRICE)
+    # A price alert fires when the price reaches its threshold while it is armed; firing
+    # disarms it until the price has gone back ALERT_REARM_PERCENT past the threshold
+    # (portfolios.alert_rules). One set while the price is already past it starts disarmed.
+    armed = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -276,6 +277,16 @@ class PriceAlert(models.Model):
     @property
     def is_percent(self) -> bool:
         return self.condition in {self.Condition.DAY_MOVE, self.Condition.PRE_MARKET_MOVE}
+
+    @property
+    def rearm_price(self):
+        """The price a price alert that fired must go back to before it fires again."""
+        from portfolios.alert_rules import rearm_level
+
+        if self.is_percent:
+            return None
+        above = self.condition == self.Condition.ABOVE
+        return rearm_level(self.threshold, above=above, percent=settings.ALERT_REARM_PERCENT)
 
 
 class Notification(models.Model):
@@ -293,3 +304,68 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class PendingImport(models.Model):
+    """An uploaded CSV file waiting for its confirmation (one per portfolio), with the
+    provider's answers for its ISINs and, for a file previewed by a task, the preview."""
+
+    class State(models.TextChoices):
+        CHECKING = "checking", "Checking"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_imports"
+    )
+    portfolio = models.OneToOneField(
+        Portfolio, on_delete=models.CASCADE, related_name="pending_import"
+    )
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    content = models.BinaryField()
+    rows = models.PositiveIntegerField()
+    # ISIN -> the listing the user picked; ISIN -> the provider's listings [[symbol, name,
+    # exchange, kind], ...].
+    listings = models.JSONField(default=dict)
+    searched = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CHECKING)
+    step = models.CharField(max_length=200, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    # The task's preview (portfolios.csv_import.pending): written and read by our code only.
+    preview = models.BinaryField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="pending_import_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} for {self.portfolio_id}"
+
+
+class UsageCount(models.Model):
+    """How many times a user did something costly in one window of time (provider lookups in a
+    minute, uploads in an hour): the budgets of portfolios.services.limits."""
+
+    class Action(models.TextChoices):
+        PROVIDER_LOOKUP = "lookup", "Provider lookup"
+        IMPORT_UPLOAD = "upload", "Import upload"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "action", "window_start"], name="usage_once_per_window"
+            )
+        ]
+        indexes = [models.Index(fields=["window_start"], name="usage_window")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.action} {self.window_start}: {self.count}"

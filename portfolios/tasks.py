@@ -5,12 +5,16 @@ from __future__ import annotations
 from celery import shared_task
 
 from portfolios import services
+from portfolios.csv_import import pending
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=100, ignore_result=True)
-def evaluate_alerts(refresh_run_id: int | None = None) -> int:
-    """Fire the alerts the latest quotes meet (after the quotes refresh `refresh_run_id`)."""
-    return len(services.evaluate_alerts())
+def evaluate_alerts(
+    refresh_run_id: int | None = None, instrument_ids: list[int] | None = None
+) -> int:
+    """Fire the alerts the latest quotes meet (after the quotes refresh `refresh_run_id`, or on
+    the instruments the live stream wrote)."""
+    return len(services.evaluate_alerts(instrument_ids=instrument_ids))
 
 
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=540, ignore_result=True)
@@ -49,3 +53,15 @@ def fetch_fx_rates(self, symbols: list[str]) -> str:
 def retire_unused_instruments() -> int:
     """Stop refreshing the instruments no one holds, watches or has an alert on."""
     return services.retire_unused_instruments()
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=240, ignore_result=True)
+def preview_pending_import(pending_id: int) -> str:
+    """Preview a large uploaded file, writing the progress the import page shows."""
+    return pending.run_preview(pending_id)
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=240, ignore_result=True)
+def forget_expired_uploads() -> int:
+    """Delete the uploads whose confirmation time passed and the budget counters of old windows."""
+    return pending.forget_expired()

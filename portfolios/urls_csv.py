@@ -19,6 +19,11 @@ urlpatterns = [
     path("watchlists/<int:pk>/watchlist.csv", exports.watchlist_csv, name="watchlist"),
     path("portfolios/<int:pk>/import/", imports.import_transactions, name="import"),
     path(
+        "portfolios/<int:pk>/import/check/",
+        imports.import_progress,
+        name="import_progress",
+    ),
+    path(
         "portfolios/<int:pk>/import/confirm/",
         imports.confirm_transactions_import,
         name="import_confirm",

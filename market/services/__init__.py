@@ -22,7 +22,11 @@ from market.services.bars import (
     update_bars,
 )
 from market.services.delisting import note_symbol_answers, reactivate_instruments
-from market.services.instruments import add_instrument
+from market.services.instruments import (
+    add_instrument,
+    look_up_instrument,
+    save_new_instrument,
+)
 from market.services.maintenance import PruneResult, prune_snapshots
 from market.services.profiles import PROFILE_CHUNK, PROFILE_MAX_AGE, apply_profile, refresh_profiles
 from market.services.quotes import (
@@ -82,6 +86,8 @@ __all__ = [
     "market_cap_basis",
     "LEASE",
     "add_instrument",
+    "look_up_instrument",
+    "save_new_instrument",
     "apply_profile",
     "backfill_bars",
     "backfill_missing_bars",

@@ -35,6 +35,15 @@ def add_instrument(symbol: str, *, provider: MarketDataProvider | None = None) -
             existing.is_active = True
             existing.save(update_fields=["is_active"])
         return existing
+    return save_new_instrument(look_up_instrument(symbol, provider=provider))
+
+
+def look_up_instrument(symbol: str, *, provider: MarketDataProvider | None = None) -> Instrument:
+    """The instrument of `symbol` as the provider describes it, not saved (see
+    `save_new_instrument`). Raises UnknownSymbol or ProviderUnavailable like `add_instrument`."""
+    symbol = (symbol or "").strip().upper()
+    if not SYMBOL_RE.match(symbol):
+        raise UnknownSymbol(symbol, f"{symbol!r} is not a valid symbol")
     provider = provider or get_provider()
     profiles = provider.fetch_profiles([symbol])
     profile = profiles.items.get(symbol)
@@ -58,9 +67,15 @@ def add_instrument(symbol: str, *, provider: MarketDataProvider | None = None) -
     )
     if profile is not None:
         apply_profile(instrument, profile, timezone.now())
+    return instrument
+
+
+def save_new_instrument(instrument: Instrument) -> Instrument:
+    """Insert a looked-up instrument; the existing row when someone added its symbol meanwhile
+    (then `added_by` stays theirs)."""
     try:
         with transaction.atomic():
             instrument.save()
     except IntegrityError:  # added by someone else meanwhile
-        return Instrument.objects.get(symbol=symbol)
+        return Instrument.objects.get(symbol=instrument.symbol)
     return instrument

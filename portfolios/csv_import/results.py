@@ -60,6 +60,8 @@ class ImportPreview:
     unknown_symbols: list[str] = field(default_factory=list)
     mappings: list[SymbolMapping] = field(default_factory=list)
     searched: dict[str, list[SearchHit]] = field(default_factory=dict)  # ISIN -> listings
+    # ISINs not looked up because the owner's provider lookups of the minute were spent.
+    deferred_lookups: list[str] = field(default_factory=list)
 
     @property
     def combined(self) -> list[SkippedRow]:

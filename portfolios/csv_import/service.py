@@ -11,7 +11,6 @@ listed, in one database transaction, or none of them.
 from __future__ import annotations
 
 import hashlib
-import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -21,9 +20,10 @@ from django.conf import settings
 from django.db import transaction
 
 from market.models import DailyBar, Instrument
-from market.providers import MarketDataProvider, ProviderError, SearchHit, get_provider
+from market.providers import MarketDataProvider, SearchHit
 from portfolios.csv_import import writes
 from portfolios.csv_import.cells import ImportRefused
+from portfolios.csv_import.codes import Progress, resolve_codes
 from portfolios.csv_import.formats import FIELD_LABELS
 from portfolios.csv_import.reader import parse_transactions_csv
 from portfolios.csv_import.results import (  # noqa: F401 (re-exported for callers)
@@ -43,65 +43,12 @@ from portfolios.csv_import.rows import (
 from portfolios.models import Portfolio, Transaction
 from portfolios.services.instruments import ensure_fx_instruments, fx_symbol
 
-# BTCUSD, ETHEUR: a crypto code glued to the currency it is quoted in (as Ghostfolio and some
-# brokers write them); the provider writes BTC-USD.
-CRYPTO_PAIR_RE = re.compile(r"^([A-Z0-9]{2,10})(USD|USDT|USDC|EUR|GBP|CHF|CAD|AUD|JPY)$")
-LISTED_KINDS = {"equity", "etf", "crypto", "index"}
 HOLDING_KINDS = [Transaction.Kind.BUY, Transaction.Kind.SELL, Transaction.Kind.DIVIDEND]
 
 
 def _symbol_column(parsed: ParsedFile, trade: TradeRow) -> str:
     name = "symbol" if trade.symbol else "isin"
     return parsed.columns.get(name, FIELD_LABELS[name])
-
-
-def _resolve_codes(
-    trades: list[TradeRow],
-    *,
-    provider: MarketDataProvider | None,
-    listings: dict[str, str],
-    searched: dict[str, list[SearchHit]],
-) -> tuple[dict[str, str], dict[str, str], list[SymbolMapping]]:
-    """The symbol each code of the file stands for, the codes that cannot be resolved (with
-    why), and the codes read as another symbol. ISINs are looked up with the provider unless
-    `searched` holds the answer already; `listings` holds the user's pick among several."""
-    symbols = {t.symbol for t in trades if t.symbol}
-    dashed = {s: f"{m.group(1)}-{m.group(2)}" for s in symbols if (m := CRYPTO_PAIR_RE.match(s))}
-    followed = set(
-        Instrument.objects.filter(symbol__in=symbols | set(dashed.values())).values_list(
-            "symbol", flat=True
-        )
-    )
-    resolved: dict[str, str] = {}
-    failed: dict[str, str] = {}
-    mappings: list[SymbolMapping] = []
-    for symbol in sorted(symbols):
-        if symbol not in followed and symbol in dashed:
-            resolved[symbol] = dashed[symbol]
-            mappings.append(SymbolMapping(symbol, dashed[symbol], "crypto pair"))
-        else:
-            resolved[symbol] = symbol
-    for isin in sorted({t.isin for t in trades if not t.symbol}):
-        if isin not in searched:
-            try:
-                provider = provider or get_provider()
-                searched[isin] = [
-                    hit
-                    for hit in provider.search(isin)
-                    if hit.symbol.upper() != isin and (hit.kind or "equity") in LISTED_KINDS
-                ]
-            except ProviderError:
-                failed[isin] = "problem"
-                continue
-        hits = searched[isin]
-        if not hits:
-            failed[isin] = f"no listing found for the ISIN {isin}: there is no price to follow"
-            continue
-        offered = [hit.symbol.upper() for hit in hits]
-        symbol = listings[isin] if listings.get(isin) in offered else offered[0]
-        resolved[isin] = symbol
-        mappings.append(SymbolMapping(isin, symbol, "ISIN", hits))
-    return resolved, failed, mappings
 
 
 def preview_import(
@@ -112,6 +59,7 @@ def preview_import(
     provider: MarketDataProvider | None = None,
     listings: dict[str, str] | None = None,
     searched: dict[str, list[SearchHit]] | None = None,
+    progress: Progress | None = None,
 ) -> ImportPreview:
     """Read the file and check every entry against the database without writing anything.
 
@@ -120,7 +68,9 @@ def preview_import(
     answers; `listings` gives the user's pick for an ISIN listed several times. With
     `check_ledger`, the entries are recorded by the ledger services inside a transaction that is
     rolled back, so the preview reports exactly what confirming would refuse (an oversold sell,
-    a future date, a second dividend of a day)."""
+    a future date, a second dividend of a day). `progress(step, done, total)` hears how far it
+    got (the import task shows it); ISIN lookups spend the portfolio owner's
+    PROVIDER_LOOKUPS_PER_MINUTE, and those past it wait for the next preview."""
     parsed = parse_transactions_csv(content, max_bytes=settings.CSV_IMPORT_MAX_BYTES)
     preview = ImportPreview(
         parsed=parsed,
@@ -128,27 +78,63 @@ def preview_import(
         skipped=list(parsed.skipped),
         searched=dict(searched or {}),
     )
-    resolved, failed, preview.mappings = _resolve_codes(
-        parsed.trades, provider=provider, listings=listings or {}, searched=preview.searched
+    resolved, failed, preview.mappings = resolve_codes(
+        parsed.trades,
+        provider=provider,
+        listings=listings or {},
+        searched=preview.searched,
+        owner_id=portfolio.owner_id,
+        progress=progress,
     )
-    wanted = set(resolved.values())
-    instruments = {i.symbol: i for i in Instrument.objects.filter(symbol__in=wanted)}
+    preview.deferred_lookups = sorted(code for code, why in failed.items() if why == "deferred")
+    found, unknown = _match_instruments(preview, resolved, failed)
+    found = _without_second_dividends(preview, found)
+    _leave_out_duplicates(portfolio, preview, found, _cash_in_base_currency(portfolio, preview))
+    preview.skipped.sort(key=lambda row: row.line)
+
+    if check_ledger:
+        if progress is not None:
+            progress(f"Checking {preview.write_count:,} entries against the ledger", 0, 0)
+        writes.check_ledger(portfolio, preview, unknown)
+    preview.problems.sort(key=lambda p: (p.line, p.column))
+    # A row with a problem is never also listed as read without one.
+    blocked = {problem.line for problem in preview.problems}
+    preview.to_write = [(t, i) for t, i in preview.to_write if t.line not in blocked]
+    preview.cash_to_write = [row for row in preview.cash_to_write if row.line not in blocked]
+    return preview
+
+
+# Why a code could not be resolved, as said on its row ("problem" and "deferred" block the
+# import; any other reason skips the row).
+UNRESOLVED_TEXTS = {
+    "deferred": "the ISIN {code} was not looked up yet: this file asks for more lookups than one "
+    "account may make in a minute (see above)",
+    "problem": "the ISIN {code} could not be looked up (the market-data provider did not "
+    "answer); try again in a minute",
+}
+
+
+def _match_instruments(
+    preview: ImportPreview, resolved: dict[str, str], failed: dict[str, str]
+) -> tuple[list[tuple[TradeRow, Instrument]], dict[str, list[TradeRow]]]:
+    """Each trade's instrument; the trades of symbols we do not follow (by symbol). A trade
+    whose code was not resolved, or whose instrument we do not follow or trades in another
+    currency, is a problem or a skipped row of `preview`."""
+    parsed = preview.parsed
+    instruments = {
+        i.symbol: i for i in Instrument.objects.filter(symbol__in=set(resolved.values()))
+    }
     unknown: dict[str, list[TradeRow]] = defaultdict(list)
     found: list[tuple[TradeRow, Instrument]] = []
     for trade in parsed.trades:
         code = trade.code
         if code in failed:
-            if failed[code] == "problem":
-                preview.problems.append(
-                    RowProblem(
-                        trade.line,
-                        _symbol_column(parsed, trade),
-                        f"the ISIN {code} could not be looked up (the market-data provider did "
-                        "not answer); try again in a minute",
-                    )
-                )
-            else:
+            text = UNRESOLVED_TEXTS.get(failed[code])
+            if text is None:
                 preview.skipped.append(SkippedRow(trade.line, trade.kind, code, failed[code]))
+            else:
+                column = _symbol_column(parsed, trade)
+                preview.problems.append(RowProblem(trade.line, column, text.format(code=code)))
             continue
         symbol = resolved[code]
         instrument = instruments.get(symbol)
@@ -173,18 +159,7 @@ def preview_import(
         else:
             found.append((trade, instrument))
     preview.unknown_symbols = list(unknown)
-    found = _without_second_dividends(preview, found)
-    _leave_out_duplicates(portfolio, preview, found, _cash_in_base_currency(portfolio, preview))
-    preview.skipped.sort(key=lambda row: row.line)
-
-    if check_ledger:
-        writes.check_ledger(portfolio, preview, unknown)
-    preview.problems.sort(key=lambda p: (p.line, p.column))
-    # A row with a problem is never also listed as read without one.
-    blocked = {problem.line for problem in preview.problems}
-    preview.to_write = [(t, i) for t, i in preview.to_write if t.line not in blocked]
-    preview.cash_to_write = [row for row in preview.cash_to_write if row.line not in blocked]
-    return preview
+    return found, unknown
 
 
 # A converted cash amount: to the cent.
@@ -334,7 +309,7 @@ def confirm_import(
     with transaction.atomic():
         # One import at a time per portfolio, so a double-submitted confirm sees the first
         # one's entries as already imported instead of writing them twice.
-        Portfolio.objects.select_for_update().filter(pk=portfolio.pk).first()
+        Portfolio.objects.select_for_update(of=("self",)).filter(pk=portfolio.pk).first()
         preview = preview_import(
             portfolio=portfolio,
             content=content,

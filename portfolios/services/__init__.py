@@ -4,6 +4,12 @@ Import from here (`from portfolios.services import record_transaction`); the mod
 by subject only to keep each one readable.
 """
 
+from portfolios.services.alert_setup import (
+    AlertSaved,
+    create_alert,
+    set_alert_active,
+    update_alert,
+)
 from portfolios.services.alerts import check_alert, current_price, evaluate_alerts
 from portfolios.services.cash import (
     CashInput,
@@ -53,6 +59,10 @@ from portfolios.services.transactions import (
 )
 
 __all__ = [
+    "AlertSaved",
+    "create_alert",
+    "set_alert_active",
+    "update_alert",
     "CURRENCIES",
     "CashInput",
     "DOWN",

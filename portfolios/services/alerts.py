@@ -1,14 +1,16 @@
 """Evaluating price alerts after a refresh, and the notifications (and emails) they create.
 
-One evaluation costs a constant number of queries however many alerts there are: one read of
-every active alert that may fire (with its instrument, quote and owner), one update per distinct
-session day among those that fire (one or two: New York's date, and UTC's for crypto), one
-update of the prices the price alerts saw and one bulk insert of notifications.
+An evaluation reads only the alerts whose state changes, ALERT_EVALUATION_BATCH at a time, each
+batch in a short transaction with a constant number of queries however many alerts there are:
+one read of the alerts that fire or re-arm (with their instrument, quote and owner), one update
+of the re-armed, one per distinct session day among those that fire (one or two: New York's
+date, and UTC's for crypto) and one bulk insert of notifications.
 
-A price alert (above, below) fires when the price crosses its threshold, and re-arms when the
-price goes back (portfolios.alert_rules). A move alert fires at most once per session day of its
-instrument: the day its price belongs to, so a weekend refresh of Friday's close does not fire
-Friday's alert again, and a pre-market move belongs to the day it trades before.
+A price alert (above, below) fires when the price reaches its threshold while it is armed, and
+is armed again once the price has gone back ALERT_REARM_PERCENT past it (portfolios.alert_rules).
+A move alert fires at most once per session day of its instrument: the day its price belongs
+to, so a weekend refresh of Friday's close does not fire Friday's alert again, and a pre-market
+move belongs to the day it trades before.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction as db
-from django.db.models import Q
+from django.db.models import Case, DecimalField, F, Q, Value, When
+from django.db.models.functions import Abs
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,7 +33,7 @@ from config import versions
 from market import formatting
 from market.models import Instrument, MarketState, Quote
 from market.rules import NEW_YORK
-from portfolios.alert_rules import Crossing, crossing
+from portfolios.alert_rules import Crossing, step
 from portfolios.models import Notification, PriceAlert
 
 log = logging.getLogger(__name__)
@@ -124,79 +127,149 @@ def check_alert(alert: PriceAlert, quote: Quote) -> Firing | None:
 def evaluate_alerts(
     *, now: datetime | None = None, instrument_ids: list[int] | None = None
 ) -> list[Firing]:
-    """Fire every active alert whose condition holds and that has not fired this session day
-    (only the alerts on `instrument_ids` when given: the live stream's ticks).
+    """Fire every active alert whose condition holds and that may fire (a price alert while it
+    is armed, a move alert once per session day), and re-arm the price alerts whose price went
+    back (only the alerts on `instrument_ids` when given: the live stream's instruments).
 
-    Creates one notification per firing and emails each owner once, listing their firings.
-    Safe to run concurrently: alerts being evaluated elsewhere are skipped (PostgreSQL).
+    The alerts are taken ALERT_EVALUATION_BATCH at a time, each batch in a transaction of its
+    own that reads only the alerts whose state changes (the database compares each threshold
+    with its quote), so no statement or transaction grows with the number of alerts. Creates one
+    notification per firing and emails each owner once, listing their firings. Safe to run
+    concurrently: alerts being evaluated elsewhere are skipped (PostgreSQL).
     """
     now = now or timezone.now()
+    size = max(1, settings.ALERT_EVALUATION_BATCH)
+    candidates = _candidates(now, instrument_ids)
+    firings: list[Firing] = []
+    after = 0
+    while True:
+        with db.atomic():
+            batch = list(candidates.filter(pk__gt=after)[:size])
+            if batch:
+                firings += _apply(batch, now)
+        if len(batch) < size:
+            break
+        after = batch[-1].pk
+    _email_owners(firings)
+    return firings
+
+
+def _last_traded() -> Case:
+    """The quote's latest traded price in SQL, as last_price() reads it in Python."""
+    quote = "instrument__quote__"
+    return Case(
+        When(
+            Q(
+                **{
+                    f"{quote}market_state": MarketState.PRE,
+                    f"{quote}pre_market_price__isnull": False,
+                }
+            ),
+            then=F(f"{quote}pre_market_price"),
+        ),
+        When(
+            Q(
+                **{
+                    f"{quote}market_state": MarketState.POST,
+                    f"{quote}post_market_price__isnull": False,
+                }
+            ),
+            then=F(f"{quote}post_market_price"),
+        ),
+        default=F(f"{quote}price"),
+        output_field=DecimalField(max_digits=20, decimal_places=8),
+    )
+
+
+def _candidates(now: datetime, instrument_ids: list[int] | None):
+    """The active alerts whose state may change at their quote, oldest first, locked (skipping
+    those another evaluation holds). The database compares loosely (a re-arm level a hair
+    wide, for SQLite's floating-point decimals); `_apply` decides exactly."""
     # No session day is after today's UTC date: alerts that fired on it cannot fire again.
     latest_session = now.astimezone(UTC).date()
+    percent = settings.ALERT_REARM_PERCENT / 100
+    slack = Decimal("0.000001")
+    field = DecimalField(max_digits=20, decimal_places=10)
+    below_level = Value(1 - percent + slack, output_field=field)
+    above_level = Value(1 + percent - slack, output_field=field)
+    quote = "instrument__quote__"
+    price_alerts = (
+        Q(condition=Condition.ABOVE, armed=True, threshold__lte=F("last_traded"))
+        | Q(condition=Condition.ABOVE, armed=False, last_traded__lte=F("threshold") * below_level)
+        | Q(condition=Condition.BELOW, armed=True, threshold__gte=F("last_traded"))
+        | Q(condition=Condition.BELOW, armed=False, last_traded__gte=F("threshold") * above_level)
+    )
+    day_move = Q(
+        condition=Condition.DAY_MOVE, threshold__lte=Abs(F(f"{quote}change_percent"))
+    ) & ~Q(**{f"{quote}market_state": MarketState.PRE})
+    pre_move = Q(
+        condition=Condition.PRE_MARKET_MOVE,
+        threshold__lte=Abs(F(f"{quote}pre_market_change_percent")),
+        **{f"{quote}market_state": MarketState.PRE},
+    )
+    not_fired_today = Q(last_triggered_session__isnull=True) | Q(
+        last_triggered_session__lt=latest_session
+    )
     alerts = PriceAlert.objects.select_for_update(skip_locked=True, of=("self",))
     if instrument_ids is not None:
         alerts = alerts.filter(instrument_id__in=instrument_ids)
-    with db.atomic():
-        candidates = list(
-            alerts.filter(active=True, instrument__quote__isnull=False)
-            .filter(
-                Q(condition__in=PRICE_CONDITIONS)
-                | Q(last_triggered_session__isnull=True)
-                | Q(last_triggered_session__lt=latest_session)
-            )
-            .select_related("instrument__quote", "owner")
-            .order_by("pk")
+    return (
+        alerts.filter(active=True, instrument__quote__isnull=False)
+        .annotate(last_traded=_last_traded())
+        .filter(price_alerts | ((day_move | pre_move) & not_fired_today))
+        .select_related("instrument__quote", "owner")
+        .order_by("pk")
+    )
+
+
+def _apply(batch: list[PriceAlert], now: datetime) -> list[Firing]:
+    """Fire and re-arm this batch's alerts (in the caller's transaction): one update of the
+    re-armed, one per session day of the fired, one insert of their notifications."""
+    percent = settings.ALERT_REARM_PERCENT
+    firings, rearmed = [], []
+    for alert in batch:
+        quote = alert.instrument.quote
+        if alert.condition in PRICE_CONDITIONS:
+            price, _ = last_price(quote)
+            above = alert.condition == Condition.ABOVE
+            decision = step(alert.armed, price, alert.threshold, above=above, percent=percent)
+            if decision is Crossing.REARM:
+                rearmed.append(alert.pk)
+            elif decision is Crossing.FIRE and (firing := check_alert(alert, quote)) is not None:
+                firings.append(firing)
+            continue
+        firing = check_alert(alert, quote)
+        if firing is None:
+            continue
+        if alert.last_triggered_session and alert.last_triggered_session >= firing.session:
+            continue
+        firings.append(firing)
+    if rearmed:
+        PriceAlert.objects.filter(pk__in=rearmed).update(armed=True)
+    if not firings:
+        return []
+    by_session: dict[date, list[int]] = defaultdict(list)
+    for firing in firings:
+        by_session[firing.session].append(firing.alert.pk)
+        firing.alert.last_triggered_at = now
+        firing.alert.last_triggered_session = firing.session
+        firing.alert.armed = False
+    for session, ids in by_session.items():
+        # A price alert that fires is disarmed; a move alert's `armed` is not used.
+        PriceAlert.objects.filter(pk__in=ids).update(
+            last_triggered_at=now, last_triggered_session=session, armed=False
         )
-        firings = []
-        moved = []
-        for alert in candidates:
-            quote = alert.instrument.quote
-            if alert.condition in PRICE_CONDITIONS:
-                price, _ = last_price(quote)
-                decision = crossing(
-                    alert.last_price,
-                    price,
-                    alert.threshold,
-                    above=alert.condition == Condition.ABOVE,
-                )
-                if alert.last_price != price:
-                    alert.last_price = price
-                    moved.append(alert)
-                firing = check_alert(alert, quote) if decision is Crossing.FIRE else None
-                if firing is not None:
-                    firings.append(firing)
-                continue
-            firing = check_alert(alert, quote)
-            if firing is None:
-                continue
-            if alert.last_triggered_session and alert.last_triggered_session >= firing.session:
-                continue
-            firings.append(firing)
-        if moved:
-            PriceAlert.objects.bulk_update(moved, ["last_price"])
-        if not firings:
-            return []
-        by_session: dict[date, list[int]] = defaultdict(list)
-        for firing in firings:
-            by_session[firing.session].append(firing.alert.pk)
-            firing.alert.last_triggered_at = now
-            firing.alert.last_triggered_session = firing.session
-        for session, ids in by_session.items():
-            PriceAlert.objects.filter(pk__in=ids).update(
-                last_triggered_at=now, last_triggered_session=session
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                owner_id=f.alert.owner_id,
+                text=f.text[:300],
+                link=reverse("market:miner", args=[f.alert.instrument.symbol]),
             )
-        Notification.objects.bulk_create(
-            [
-                Notification(
-                    owner_id=f.alert.owner_id,
-                    text=f.text[:300],
-                    link=reverse("market:miner", args=[f.alert.instrument.symbol]),
-                )
-                for f in firings
-            ]
-        )
-        versions.user_changed(*(f.alert.owner_id for f in firings))
-    _email_owners(firings)
+            for f in firings
+        ]
+    )
+    versions.user_changed(*{f.alert.owner_id for f in firings})
     return firings
 
 
@@ -236,9 +309,10 @@ def _email_owners(firings: list[Firing]) -> None:
                     if simulated
                     else []
                 ),
-                "A price alert fires when the price crosses its threshold and again after the "
-                "price has gone back; a move alert at most once per trading day. Manage them on "
-                f"the Alerts page: {settings.SITE_URL.rstrip('/')}{reverse('portfolios:alerts')}",
+                "A price alert fires when the price reaches its threshold, and again only after "
+                f"the price has gone back {settings.ALERT_REARM_PERCENT.normalize():f}% past it; "
+                "a move alert at most once per trading day. Manage them on the Alerts page: "
+                f"{settings.SITE_URL.rstrip('/')}{reverse('portfolios:alerts')}",
             ]
         )
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db import transaction as db
@@ -11,6 +12,7 @@ from config.inputs import has_control_characters
 from market.models import Instrument
 from portfolios.models import Portfolio, Watchlist, WatchlistItem
 from portfolios.services.instruments import ensure_fx_instruments, fx_symbol
+from portfolios.services.limits import lock_owner
 
 CURRENCIES = [
     ("USD", "US dollar"),
@@ -96,7 +98,9 @@ def delete_watchlist(*, watchlist: Watchlist) -> None:
 
 def move_watchlist(*, watchlist: Watchlist, direction: str) -> bool:
     with db.atomic():
-        siblings = list(Watchlist.objects.select_for_update().filter(owner_id=watchlist.owner_id))
+        siblings = list(
+            Watchlist.objects.select_for_update(of=("self",)).filter(owner_id=watchlist.owner_id)
+        )
         return _move(siblings, watchlist, direction)
 
 
@@ -126,7 +130,9 @@ def remove_watchlist_item(*, item: WatchlistItem) -> None:
 def move_watchlist_item(*, item: WatchlistItem, direction: str) -> bool:
     with db.atomic():
         siblings = list(
-            WatchlistItem.objects.select_for_update().filter(watchlist_id=item.watchlist_id)
+            WatchlistItem.objects.select_for_update(of=("self",)).filter(
+                watchlist_id=item.watchlist_id
+            )
         )
         return _move(siblings, item, direction)
 
@@ -153,11 +159,19 @@ def _fetch_rates_now(pairs: set[tuple[str, str]]) -> None:
 
 
 def create_portfolio(*, owner, name: str, base_currency: str = "USD") -> Portfolio:
-    """A new portfolio; in a currency other than USD (the universe's), the USD rate into it is
-    fetched at once."""
+    """A new portfolio (at most PORTFOLIOS_PER_USER per account); in a currency other than USD
+    (the universe's), the USD rate into it is fetched at once."""
     name = _clean_name(name, Portfolio)
+    limit = settings.PORTFOLIOS_PER_USER
     try:
         with db.atomic():
+            lock_owner(owner.pk)  # the count and the insert of one user take turns
+            if Portfolio.objects.filter(owner=owner).count() >= limit:
+                raise ValidationError(
+                    f"You have {limit} portfolios, the most one account may have: delete one "
+                    "you no longer need first.",
+                    code="too_many_portfolios",
+                )
             portfolio = Portfolio.objects.create(
                 owner=owner, name=name, base_currency=base_currency
             )

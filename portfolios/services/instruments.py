@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import transaction as db
 from django.db.models import Exists, OuterRef
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -13,6 +14,7 @@ from market.models import Instrument
 from market.providers import ProviderError, UnknownSymbol
 from market.rules import SYMBOL_RE
 from portfolios.models import Holding, PriceAlert, WatchlistItem
+from portfolios.services.limits import lock_owner, spend_lookup
 
 # The symbols offered in every symbol field's suggestion list (a <datalist>).
 SYMBOL_CHOICES_CACHE_KEY = "portfolios:symbol-choices:v2"
@@ -38,8 +40,9 @@ def find_or_add_instrument(symbol: str, *, user=None) -> Instrument:
     on behalf of `user`, who may add settings.INSTRUMENTS_ADDED_PER_USER in all. An instrument
     retired for want of use (`retire_unused_instruments`) is refreshed again from now on.
 
-    Raises ValidationError (code "invalid_symbol", "unknown_symbol", "provider_unavailable" or
-    "too_many_added") with a message a form can show next to the symbol field.
+    Raises ValidationError (code "invalid_symbol", "unknown_symbol", "provider_unavailable",
+    "too_many_added" or "lookups_spent": PROVIDER_LOOKUPS_PER_MINUTE) with a message a form can
+    show next to the symbol field.
     """
     symbol = normalise_symbol(symbol)
     if not symbol:
@@ -59,16 +62,40 @@ def find_or_add_instrument(symbol: str, *, user=None) -> Instrument:
             instrument.save(update_fields=["is_active"])
         return instrument
     limit = settings.INSTRUMENTS_ADDED_PER_USER
-    if user is not None and Instrument.objects.filter(added_by=user).count() >= limit:
-        raise ValidationError(
-            f"You have added {limit} new symbols to Minerwatch, the most one account may add, "
-            f"so {symbol} cannot be added. Pick a symbol from the list.",
-            code="too_many_added",
-        )
-    from market.services import add_instrument  # the market app owns what becomes an instrument
+    user_id = getattr(user, "pk", None)
+    if user_id is not None and _added_by(user_id) >= limit:  # refused before any lookup
+        raise _too_many_added(limit, symbol)
+    from market.services import save_new_instrument
 
+    candidate = _look_up(symbol, user_id)
+    with db.atomic():
+        # Count and add while the user's own row is locked: concurrent adds of one user take
+        # turns, so the limit holds (nothing shared is locked).
+        if user_id is not None:
+            lock_owner(user_id)
+            if _added_by(user_id) >= limit:
+                raise _too_many_added(limit, symbol)
+            candidate.added_by_id = user_id
+        instrument = save_new_instrument(candidate)
+    cache.delete(SYMBOL_CHOICES_CACHE_KEY)
+    return instrument
+
+
+def _look_up(symbol: str, user_id: int | None) -> Instrument:
+    """The instrument as the provider describes it (not saved), spending one of the user's
+    lookups of the minute; ValidationError with what the form should say."""
+    # The market app owns what becomes an instrument.
+    from market.services import look_up_instrument
+
+    spent = spend_lookup(user_id)
+    if not spent:
+        raise ValidationError(
+            f"You have made {spent.limit} lookups with {provider_label()} this minute, the most "
+            f"one account may, so {symbol} was not looked up. Try again {spent.wait_text()}.",
+            code="lookups_spent",
+        )
     try:
-        instrument = add_instrument(symbol)
+        return look_up_instrument(symbol)
     except UnknownSymbol as exc:
         raise ValidationError(
             f"{_sentence(provider_label())} does not know the symbol {symbol}. Check the spelling, "
@@ -81,11 +108,18 @@ def find_or_add_instrument(symbol: str, *, user=None) -> Instrument:
             "Try again in a minute.",
             code="provider_unavailable",
         ) from exc
-    if user is not None and instrument.added_by_id is None:
-        # Only the call that created the row claims it (another user may have raced us to it).
-        Instrument.objects.filter(pk=instrument.pk, added_by=None).update(added_by=user)
-    cache.delete(SYMBOL_CHOICES_CACHE_KEY)
-    return instrument
+
+
+def _added_by(user_id: int) -> int:
+    return Instrument.objects.filter(added_by_id=user_id).count()
+
+
+def _too_many_added(limit: int, symbol: str) -> ValidationError:
+    return ValidationError(
+        f"You have added {limit} new symbols to Minerwatch, the most one account may add, "
+        f"so {symbol} cannot be added. Pick a symbol from the list.",
+        code="too_many_added",
+    )
 
 
 def retire_unused_instruments() -> int:

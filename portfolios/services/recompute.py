@@ -47,7 +47,11 @@ class _Oversold(Exception):
 
 def _locked_holding(portfolio: Portfolio, instrument: Instrument) -> Holding:
     holding, _ = Holding.objects.get_or_create(portfolio=portfolio, instrument=instrument)
-    return Holding.objects.select_for_update().select_related("instrument").get(pk=holding.pk)
+    return (
+        Holding.objects.select_for_update(of=("self",))
+        .select_related("instrument")
+        .get(pk=holding.pk)
+    )
 
 
 def _recompute_locked(holding: Holding, since: date | None = None) -> Holding | None:
@@ -130,7 +134,11 @@ def _recompute_locked(holding: Holding, since: date | None = None) -> Holding | 
 def recompute_holding(holding: Holding) -> Holding | None:
     """Recompute one holding from its ledger (locking it). None when it has no trade left."""
     with db.atomic():
-        locked = Holding.objects.select_for_update().select_related("instrument").get(pk=holding.pk)
+        locked = (
+            Holding.objects.select_for_update(of=("self",))
+            .select_related("instrument")
+            .get(pk=holding.pk)
+        )
         try:
             return _recompute_locked(locked)
         except _Oversold as exc:
@@ -158,7 +166,7 @@ def recompute_instrument_holdings(
         try:
             with db.atomic():
                 holding = (
-                    Holding.objects.select_for_update()
+                    Holding.objects.select_for_update(of=("self",))
                     .select_related("instrument", "portfolio")
                     .get(pk=holding_id)
                 )

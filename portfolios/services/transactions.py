@@ -118,7 +118,7 @@ def update_transaction(*, transaction: Transaction, **fields) -> Transaction:
     changed = [name for name in EDITABLE_FIELDS if values[name] != getattr(transaction, name)]
     with db.atomic():
         holding = (
-            Holding.objects.select_for_update()
+            Holding.objects.select_for_update(of=("self",))
             .select_related("instrument")
             .get(pk=transaction.holding_id)
         )
@@ -165,7 +165,7 @@ def delete_transaction(*, transaction: Transaction) -> None:
         )
     with db.atomic():
         holding = (
-            Holding.objects.select_for_update()
+            Holding.objects.select_for_update(of=("self",))
             .select_related("instrument")
             .get(pk=transaction.holding_id)
         )
@@ -229,7 +229,7 @@ def record_transactions(*, portfolio: Portfolio, trades: Sequence[TradeInput]) -
         )
         holdings = {
             h.instrument_id: h
-            for h in Holding.objects.select_for_update()
+            for h in Holding.objects.select_for_update(of=("self",))
             .select_related("instrument")
             .filter(portfolio=portfolio, instrument_id__in=wanted)
             .order_by("pk")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -13,7 +15,8 @@ from config.conditional import conditional_page
 from portfolios import services
 from portfolios.forms import AlertForm
 from portfolios.models import PriceAlert
-from portfolios.views.common import HtmxHttpRequest, done, form_invalid
+from portfolios.services.alert_setup import AlertSaved
+from portfolios.views.common import HtmxHttpRequest, apply_errors, done, form_invalid
 
 INDEX = "portfolios/alerts.html"
 
@@ -34,29 +37,25 @@ def _index_context(request: HtmxHttpRequest, form: AlertForm | None = None) -> d
         "alerts": alerts,
         "form": form or AlertForm(initial={"symbol": request.GET.get("symbol", "").upper()}),
         "symbol_choices": services.symbol_choices(),
+        "rearm_percent": f"{settings.ALERT_REARM_PERCENT.normalize():f}",
+        "alerts_limit": settings.ALERTS_PER_USER,
     }
 
 
-def _save(alert: PriceAlert, form: AlertForm) -> PriceAlert:
-    changed = alert.pk is None or (
-        (alert.instrument_id, alert.condition, alert.threshold, alert.active)
-        != (
-            form.cleaned_data["instrument"].pk,
-            form.cleaned_data["condition"],
-            form.cleaned_data["threshold"],
-            form.cleaned_data["active"],
-        )
-    )
-    alert.instrument = form.cleaned_data["instrument"]
-    alert.condition = form.cleaned_data["condition"]
-    alert.threshold = form.cleaned_data["threshold"]
-    alert.active = form.cleaned_data["active"]
-    if changed:
-        # The alert starts from today's price: one set above a price it is already past waits
-        # for the price to go back and cross again.
-        alert.last_price = services.current_price(alert.instrument)
-    alert.save()
-    return alert
+def _fields(form: AlertForm) -> dict:
+    return {
+        "instrument": form.cleaned_data["instrument"],
+        "condition": form.cleaned_data["condition"],
+        "threshold": form.cleaned_data["threshold"],
+        "active": form.cleaned_data["active"],
+    }
+
+
+def _tell(request: HtmxHttpRequest, text: str, saved: AlertSaved) -> None:
+    """The success message, and when the alert will fire if its price is already past it."""
+    messages.success(request, text)
+    if saved.already:
+        messages.info(request, saved.already)
 
 
 @conditional_page
@@ -71,11 +70,19 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
 def create(request: HtmxHttpRequest) -> HttpResponse:
     form = AlertForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        alert = _save(PriceAlert(owner=request.user), form)
-        messages.success(request, f"Alert set: {alert.instrument.symbol}, {_describe(alert)}.")
-        return done(
-            request, reverse("portfolios:alerts"), template=INDEX, context=_index_context(request)
-        )
+        try:
+            saved = services.create_alert(owner=request.user, **_fields(form))
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            alert = saved.alert
+            _tell(request, f"Alert set: {alert.instrument.symbol}, {_describe(alert)}.", saved)
+            return done(
+                request,
+                reverse("portfolios:alerts"),
+                template=INDEX,
+                context=_index_context(request),
+            )
     if request.method == "POST":
         return form_invalid(
             request,
@@ -99,8 +106,8 @@ def edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     }
     form = AlertForm(request.POST or None, initial=initial, user=request.user)
     if request.method == "POST" and form.is_valid():
-        _save(alert, form)
-        messages.success(request, f"Saved the {alert.instrument.symbol} alert.")
+        saved = services.update_alert(alert=alert, **_fields(form))
+        _tell(request, f"Saved the {alert.instrument.symbol} alert.", saved)
         return done(request, reverse("portfolios:alerts"))
     context = {
         "alert": alert,
@@ -135,10 +142,9 @@ def delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def toggle(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     alert = _own_alert(request, pk)
-    alert.active = not alert.active
-    if alert.active:  # resumed: from today's price, like a new alert
-        alert.last_price = services.current_price(alert.instrument)
-    alert.save(update_fields=["active", "last_price"])
+    saved = services.set_alert_active(alert=alert, active=not alert.active)
+    if saved.already:
+        messages.info(request, saved.already)
     return done(
         request, reverse("portfolios:alerts"), template=INDEX, context=_index_context(request)
     )

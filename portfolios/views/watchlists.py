@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -19,11 +20,11 @@ from market.providers import ProviderError, get_provider
 from portfolios import selectors, services
 from portfolios.forms import WatchlistForm, WatchlistItemAddForm, WatchlistItemNoteForm
 from portfolios.models import Watchlist, WatchlistItem
+from portfolios.services.limits import spend_lookup
 from portfolios.views.common import HtmxHttpRequest, apply_errors, done, form_invalid
 
 INDEX = "portfolios/watchlists.html"
 DETAIL = "portfolios/watchlist_detail.html"
-SEARCH_CACHE_SECONDS = 3600
 SEARCH_MAX = 8
 
 
@@ -231,13 +232,20 @@ def _search(query: str, watchlist: Watchlist) -> dict:
     known = {i.symbol for i in local}
     key = f"portfolios:search:{query.casefold()}"
     remote, error = cache.get(key), ""
-    if remote is None:
+    if remote is None and not (spent := spend_lookup(watchlist.owner_id)):
+        remote = []
+        error = (
+            f"You have made {spent.limit} searches of the market-data provider this minute, "
+            "the most one account may: only the instruments we follow are listed. Try again "
+            f"{spent.wait_text()}."
+        )
+    elif remote is None:
         try:
             remote = [
                 {"symbol": hit.symbol, "name": hit.name, "exchange": hit.exchange or ""}
                 for hit in get_provider().search(query)[:SEARCH_MAX]
             ]
-            cache.set(key, remote, SEARCH_CACHE_SECONDS)
+            cache.set(key, remote, settings.PROVIDER_ANSWER_CACHE_SECONDS)
         except (ProviderError, AttributeError, NotImplementedError):
             remote, error = [], "The search of the market-data provider is not answering."
     if remote:

@@ -98,9 +98,26 @@ def test_a_portfolio_stream_is_private_to_its_owner(user, other_user, iren):
     assert "$390.00" in snapshot  # 10 shares at $39.00
 
 
+@pytest.fixture
+def alerts_queued_at_once(settings):
+    """The streamed instruments' alert evaluation, queued when the test says (flush) and run
+    in the test (an eager task) instead of by a worker a second later."""
+    from config.celery import app
+    from portfolios.streamed_alerts import streamed_alerts
+
+    streamed_alerts.stop()  # no thread of an earlier test flushes meanwhile
+    settings.ALERT_STREAM_EVALUATION_SECONDS = 3600
+    app.conf.task_always_eager = True
+    try:
+        yield streamed_alerts
+    finally:
+        app.conf.task_always_eager = False
+        streamed_alerts.stop()
+
+
 @pytest.mark.django_db
-def test_alerts_fire_on_a_streamed_tick_once_per_crossing(
-    user, iren, django_capture_on_commit_callbacks
+def test_alerts_on_streamed_ticks_are_queued_and_fire_once_per_crossing(
+    user, iren, django_capture_on_commit_callbacks, alerts_queued_at_once
 ):
     PriceAlert.objects.create(
         owner=user, instrument=iren, condition="above", threshold=Decimal("40")
@@ -108,15 +125,21 @@ def test_alerts_fire_on_a_streamed_tick_once_per_crossing(
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
         write_ticks([Tick("IREN", Decimal("39.50"), now, "regular")], source="yahoo")
+    assert alerts_queued_at_once.flush() == [iren.pk]
     assert Notification.objects.count() == 0
     with django_capture_on_commit_callbacks(execute=True):
         write_ticks(
             [Tick("IREN", Decimal("40.25"), now + timedelta(seconds=1), "regular")], source="yahoo"
         )
+    # The write only noted the instrument: the evaluation is queued off the stream's path.
+    assert Notification.objects.count() == 0
+    assert alerts_queued_at_once.flush() == [iren.pk]
     with django_capture_on_commit_callbacks(execute=True):
         write_ticks(
             [Tick("IREN", Decimal("40.50"), now + timedelta(seconds=2), "regular")], source="yahoo"
         )
+    assert alerts_queued_at_once.flush() == [iren.pk]
+    assert alerts_queued_at_once.flush() == []  # nothing new streamed: nothing queued
     assert list(Notification.objects.values_list("text", flat=True)) == [
         "IREN traded at $40.25, above your $40.00 alert."
     ]

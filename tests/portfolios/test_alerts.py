@@ -59,7 +59,7 @@ def test_price_above_fires_on_a_crossing_with_a_notification_and_an_email(user, 
     assert "These prices come from the simulated provider" in body
     watch.refresh_from_db()
     assert watch.last_triggered_session == dt.date(2025, 6, 3)
-    assert watch.last_price == D("40.00")
+    assert watch.armed is False
 
     # Still above, the same day or any later day: no crossing, no firing.
     later = TUESDAY_REGULAR + dt.timedelta(hours=3)
@@ -68,29 +68,59 @@ def test_price_above_fires_on_a_crossing_with_a_notification_and_an_email(user, 
     friday = dt.datetime(2025, 6, 6, 15, 0, tzinfo=UTC)
     set_quote(iren, friday, price=D("42"))
     assert evaluate_alerts(now=friday) == []
-    # Back below re-arms it (without firing); the next crossing fires again, the same day.
+    # Back to 1% under $39 ($38.61) re-arms it (without firing); the next crossing fires again,
+    # the same day.
     set_quote(iren, friday + dt.timedelta(minutes=1), price=D("38"))
     assert evaluate_alerts(now=friday + dt.timedelta(minutes=1)) == []
+    watch.refresh_from_db()
+    assert watch.armed is True
     set_quote(iren, friday + dt.timedelta(minutes=2), price=D("39.50"))
     assert len(evaluate_alerts(now=friday + dt.timedelta(minutes=2))) == 1
     assert Notification.objects.count() == 2
     assert len(mail.outbox) == 2
 
 
-def test_an_alert_set_past_its_threshold_waits_for_a_crossing(user_client, user, iren):
-    """The price is $40: an alert above $39 set now does not fire at once."""
+def test_an_alert_set_past_its_threshold_waits_for_the_price_to_go_back(user_client, user, iren):
+    """The price is $40: an alert above $39 set now does not fire at once, and says when it
+    will: once the price has been back to $38.61 (1% under $39), then reaches $39 again."""
     response = user_client.post(
-        "/alerts/new/", {"symbol": "IREN", "condition": "above", "threshold": "39", "active": "on"}
+        "/alerts/new/",
+        {"symbol": "IREN", "condition": "above", "threshold": "39", "active": "on"},
+        follow=True,
     )
-    assert response.status_code == 302
+    page = response.content.decode()
+    assert "Alert set: IREN, price above 39." in page
+    assert (
+        "IREN is already above $39.00 (it trades at $40.00): this alert fires once the price has "
+        "gone back to $38.61 or below, then reaches $39.00 again."
+    ) in page
     watch = PriceAlert.objects.get(owner=user)
-    assert watch.last_price == D("40.00")
+    assert watch.armed is False
+    assert "waiting for $38.61 or below before it fires again" in page
     set_quote(iren, TUESDAY_REGULAR)
     assert evaluate_alerts(now=TUESDAY_REGULAR) == []
-    set_quote(iren, TUESDAY_REGULAR + dt.timedelta(minutes=1), price=D("38.99"))
+    # Under $39 but not back to $38.61: still waiting, so $39 does not fire.
+    set_quote(iren, TUESDAY_REGULAR + dt.timedelta(minutes=1), price=D("38.62"))
     assert evaluate_alerts(now=TUESDAY_REGULAR + dt.timedelta(minutes=1)) == []
     set_quote(iren, TUESDAY_REGULAR + dt.timedelta(minutes=2), price=D("39"))
-    assert len(evaluate_alerts(now=TUESDAY_REGULAR + dt.timedelta(minutes=2))) == 1
+    assert evaluate_alerts(now=TUESDAY_REGULAR + dt.timedelta(minutes=2)) == []
+    # $38.61 exactly re-arms it; $39 fires.
+    set_quote(iren, TUESDAY_REGULAR + dt.timedelta(minutes=3), price=D("38.61"))
+    assert evaluate_alerts(now=TUESDAY_REGULAR + dt.timedelta(minutes=3)) == []
+    set_quote(iren, TUESDAY_REGULAR + dt.timedelta(minutes=4), price=D("39"))
+    assert len(evaluate_alerts(now=TUESDAY_REGULAR + dt.timedelta(minutes=4))) == 1
+
+
+def test_an_alert_set_short_of_its_threshold_says_nothing_more(user_client, user, iren):
+    response = user_client.post(
+        "/alerts/new/",
+        {"symbol": "IREN", "condition": "below", "threshold": "39", "active": "on"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Alert set: IREN, price below 39." in page
+    assert "is already" not in page
+    assert PriceAlert.objects.get(owner=user).armed is True
 
 
 def test_each_condition(user, iren):
@@ -171,14 +201,14 @@ def test_evaluation_runs_a_constant_number_of_queries(django_assert_num_queries,
 
     set_quote(iren, TUESDAY_REGULAR)
     make_alerts(2)
-    # read the alerts (with instrument, quote, owner), store the prices they saw, mark them
-    # fired, insert notifications; plus the savepoint pair of the atomic block
-    with django_assert_num_queries(6):
+    # read the alerts that fire (with instrument, quote, owner), mark them fired, insert
+    # notifications; plus the savepoint pair of the batch's atomic block
+    with django_assert_num_queries(5):
         assert len(evaluate_alerts(now=TUESDAY_REGULAR)) == 2
     make_alerts(40)
     next_day = TUESDAY_REGULAR + dt.timedelta(days=1)
     set_quote(iren, next_day)
-    with django_assert_num_queries(6):  # the 40 new ones cross; the first 2 stay above
+    with django_assert_num_queries(5):  # the 40 new ones cross; the first 2 stay above
         assert len(evaluate_alerts(now=next_day)) == 40
     with django_assert_num_queries(3):  # nothing moved, nothing to fire
         assert evaluate_alerts(now=next_day) == []
@@ -306,3 +336,40 @@ def test_the_alerts_page_shows_the_date_it_last_fired(user_client, user, iren):
     alert(user, iren, "above", "39", last_triggered_at=dt.datetime(2025, 6, 3, 15, 0, tzinfo=UTC))
     html = user_client.get("/alerts/").content.decode()
     assert ">Jun 3, 2025 11:00 ET</time>" in html
+
+
+def test_two_alerts_either_side_of_a_hovering_price_fire_once_each(user):
+    """BTC-USD at $43,923 with alerts $40 above and below it; the price wobbles across both for
+    three minutes (a tick every 10 s). Each fires once (2 notifications, 2 emails), where
+    crossing alone sent one per wobble. The "above" one fires again only after the price has
+    been back to $43,523.37 (1% under $43,963)."""
+    bitcoin = InstrumentFactory(symbol="BTC-USD", kind="crypto")
+    QuoteFactory(instrument=bitcoin, price=D("43923"), previous_close=D("43000"))
+    above = alert(user, bitcoin, "above", "43963")
+    below = alert(user, bitcoin, "below", "43883")
+    start = dt.datetime(2025, 6, 3, 15, 0, tzinfo=UTC)
+    wobble = ["43970", "43875", "43968", "43880", "43990", "43850", "43965", "43883", "43963"]
+    fired = []
+    for n, price in enumerate(wobble * 2):
+        at = start + dt.timedelta(seconds=10 * (n + 1))
+        set_quote(bitcoin, at, price=D(price))
+        fired += [(n, f.alert.pk) for f in evaluate_alerts(now=at, instrument_ids=[bitcoin.pk])]
+    assert fired == [(0, above.pk), (1, below.pk)]
+    assert list(Notification.objects.order_by("id").values_list("text", flat=True)) == [
+        "BTC-USD traded at $43,970.00, above your $43,963.00 alert.",
+        "BTC-USD traded at $43,875.00, below your $43,883.00 alert.",
+    ]
+    assert len(mail.outbox) == 2
+
+    later = start + dt.timedelta(minutes=5)
+    set_quote(bitcoin, later, price=D("43523.38"))  # a cent short of the re-arm level
+    assert evaluate_alerts(now=later, instrument_ids=[bitcoin.pk]) == []
+    set_quote(bitcoin, later + dt.timedelta(seconds=10), price=D("43963"))
+    assert evaluate_alerts(now=later, instrument_ids=[bitcoin.pk]) == []
+    set_quote(bitcoin, later + dt.timedelta(seconds=20), price=D("43523.37"))
+    assert evaluate_alerts(now=later, instrument_ids=[bitcoin.pk]) == []  # re-armed
+    set_quote(bitcoin, later + dt.timedelta(seconds=30), price=D("43963"))
+    assert [f.alert.pk for f in evaluate_alerts(now=later, instrument_ids=[bitcoin.pk])] == [
+        above.pk
+    ]
+    assert Notification.objects.count() == 3

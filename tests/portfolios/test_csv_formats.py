@@ -377,7 +377,7 @@ def test_an_isin_the_provider_cannot_list_is_skipped_and_the_rest_imports(target
 
 def test_an_isin_with_several_listings_lets_the_user_pick_one(user_client, target, monkeypatch):
     provider = FakeProvider({"US5949181045": MSFT_LISTINGS})
-    monkeypatch.setattr("portfolios.csv_import.service.get_provider", lambda: provider)
+    monkeypatch.setattr("portfolios.csv_import.codes.get_provider", lambda: provider)
     InstrumentFactory(symbol="MSF.DE", name="Microsoft (Xetra)", currency="EUR")
     content = "Date,Code,Currency,Price,Quantity,Action\n2025-01-06,US5949181045,EUR,390,2,buy\n"
     response = upload(user_client, target, content)
@@ -401,7 +401,7 @@ def test_an_isin_with_several_listings_lets_the_user_pick_one(user_client, targe
 
 def test_a_listing_that_was_not_offered_cannot_be_picked(user_client, target, monkeypatch):
     provider = FakeProvider({"US5949181045": MSFT_LISTINGS})
-    monkeypatch.setattr("portfolios.csv_import.service.get_provider", lambda: provider)
+    monkeypatch.setattr("portfolios.csv_import.codes.get_provider", lambda: provider)
     content = "Date,Code,Price,Quantity,Action\n2025-01-06,US5949181045,420,2,buy\n"
     response = upload(user_client, target, content)
     picked = user_client.post(
